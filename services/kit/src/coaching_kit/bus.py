@@ -1,0 +1,178 @@
+"""A client's view of Kafka: publish commands as an outside system would, and wait for what
+comes back, with a deadline instead of a sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from coaching_contracts.base import WireModel
+from coaching_kit.envelope import Envelope
+from coaching_kit.relay import producer_for
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One consumed record, with its headers decoded for assertions."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, str]
+    value: bytes
+
+    @property
+    def type(self) -> str | None:
+        return self.headers.get("ce_type")
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.headers.get("ce_correlationid")
+
+    def json(self) -> Any:
+        return orjson.loads(self.value)
+
+
+class Bus:
+    """Publishes to and watches the topics of one namespace (`prefix`)."""
+
+    def __init__(self, bootstrap: str, prefix: str = "") -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self._producer = producer_for(bootstrap)
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send_command(
+        self,
+        topic: str,
+        command: WireModel | dict[str, Any],
+        *,
+        type: str | None = None,
+        command_id: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Envelope:
+        """Publish a command with a CloudEvents envelope; returns the envelope."""
+        ce_type = type or getattr(command, "TYPE", None)
+        if ce_type is None:
+            raise ValueError("a dict command needs an explicit ce_type")
+        envelope = Envelope.new(type=ce_type, source="/tests")
+        if command_id:
+            envelope = Envelope(
+                **{**envelope.__dict__, "id": command_id, "correlation_id": command_id}
+            )
+        payload = command.to_json() if isinstance(command, WireModel) else orjson.dumps(command)
+        headers = dict(envelope.headers())
+        headers.update({k: v.encode() for k, v in (extra_headers or {}).items()})
+        await self.send_raw(topic, payload, headers.items(), key=envelope.id)
+        return envelope
+
+    async def send_raw(
+        self,
+        topic: str,
+        value: bytes,
+        headers: Iterable[tuple[str, bytes]] = (),
+        key: str | None = None,
+    ) -> None:
+        await self._producer.send_and_wait(
+            self.prefix + topic,
+            value=value,
+            key=key.encode() if key else None,
+            headers=list(headers),
+        )
+
+    def watch(self, *topics: str) -> Watcher:
+        return Watcher(self.bootstrap, [self.prefix + t for t in topics])
+
+
+class Watcher:
+    """Reads topics from their beginning (no consumer group) and collects every record."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self.topics = topics
+        self.seen: list[Seen] = []
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+
+    async def __aenter__(self) -> Watcher:
+        await self._consumer.start()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in sorted(
+                self._consumer.partitions_for_topic(topic) or await self._partitions(topic)
+            )
+        ]
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_beginning(*partitions)
+        self._task = asyncio.create_task(self._collect())
+        return self
+
+    async def _partitions(self, topic: str) -> set[int]:
+        await self._consumer._client.force_metadata_update()  # topics made after start()
+        return self._consumer.partitions_for_topic(topic) or set()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _collect(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                self.seen.extend(
+                    Seen(
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        r.key.decode(errors="replace") if r.key is not None else None,
+                        {k: v.decode(errors="replace") for k, v in r.headers},
+                        r.value or b"",
+                    )
+                    for r in records
+                )
+            if batches:
+                self._arrived.set()
+
+    async def wait_for(
+        self, predicate: Callable[[Seen], bool], *, count: int = 1, timeout: float = 30.0
+    ) -> list[Seen]:
+        """The first `count` records matching, or AssertionError at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            matches = [s for s in self.seen if predicate(s)]
+            if len(matches) >= count:
+                return matches
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"only {len(matches)} of {count} expected records within {timeout}s; "
+                    f"seen: {[(s.topic, s.type, s.correlation_id) for s in self.seen][-20:]}"
+                )
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+
+    def matching(self, predicate: Callable[[Seen], bool]) -> list[Seen]:
+        return [s for s in self.seen if predicate(s)]
+
+
+def outcome_of(command_id: str) -> Callable[[Seen], bool]:
+    """Records caused by the command (its correlation), the command itself excluded."""
+    return lambda s: s.correlation_id == command_id and s.headers.get("ce_id") != command_id

@@ -1,0 +1,252 @@
+"""How every consumed message is handled: decode, dedupe, apply, answer, or dead-letter.
+
+For each record, in order:
+1. Decode: the CloudEvents envelope, a known `ce_type`, a payload valid for its model.
+   A record that fails here can never succeed: it is dead-lettered (and a command with a
+   readable `ce_id` is answered `invalid`).
+2. Apply, in one database transaction: the inbox row (a redelivery stops here), the handler's
+   effects inside a savepoint, its events, and for a command exactly one outcome (its success
+   event, or `coaching.command.rejected.v1` when it raised `CommandRejectedError`).
+3. Failures: transient ones (database or broker down) retry in place forever with backoff;
+   anything else gets `handler_max_attempts` tries, then the record is dead-lettered.
+The caller commits the Kafka offset only after `handle` returns, i.e. after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from coaching_contracts.base import WireModel
+from coaching_contracts.events import CommandRejected
+from coaching_contracts.topics import dlq
+from coaching_kit.envelope import Envelope, EnvelopeError, readable_id
+from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers
+from coaching_kit.inbox import first_delivery
+from coaching_kit.outbox import OutgoingMessage, add_to_outbox
+from coaching_kit.rejections import CommandRejectedError
+from coaching_kit.retry import Backoff, is_transient
+
+log = logging.getLogger(__name__)
+
+# Headers a dead letter carries besides the original ones, for operators and replay.
+DLQ_REASON = "dlq_reason"
+DLQ_ERROR = "dlq_error"
+DLQ_ORIGIN = "dlq_origin"  # topic/partition@offset of the original record
+DLQ_CONSUMER = "dlq_consumer"
+DLQ_TIME = "dlq_time"
+_MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Poison:
+    """Why a record can never be handled: a stable reason and a readable error."""
+
+    reason: str
+    error: str
+    # The code a command gets back: the message itself is bad, or we failed to handle it.
+    code: str = "invalid"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    envelope: Envelope
+    message: WireModel | None  # None: an event type this consumer ignores
+
+
+@dataclass
+class ConsumerConfig:
+    service: str
+    source: str
+    topic_prefix: str = ""
+    handler_max_attempts: int = 5
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 5.0
+
+
+class Consumer:
+    """Handles the records of one topic for one service (its consumer group)."""
+
+    def __init__(
+        self, engine: AsyncEngine, handlers: MessageHandlers, config: ConsumerConfig
+    ) -> None:
+        self.engine = engine
+        self.handlers = handlers
+        self.config = config
+        self.name = f"{config.service}:{handlers.topic}"
+
+    async def handle(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Returns once the record's effects are committed; raises only when cancelled."""
+        decoded = self.decode(record)
+        backoff = Backoff(self.config.initial_backoff_s, self.config.max_backoff_s)
+        failures = 0
+        while True:
+            try:
+                if isinstance(decoded, Poison):
+                    await self._dead_letter(record, decoded)
+                elif decoded.message is not None:
+                    await self._apply(decoded.envelope, decoded.message)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    failures += 1
+                    if failures >= self.config.handler_max_attempts:
+                        log.exception("%s: giving up on %s, dead-lettering", self.name, _at(record))
+                        decoded = Poison(
+                            "handler_error", f"{type(exc).__name__}: {exc}", code="internal"
+                        )
+                        continue
+                log.warning("%s: retrying %s after %r", self.name, _at(record), exc)
+                await backoff.wait()
+
+    def decode(self, record: ConsumerRecord[Any, Any]) -> Decoded | Poison:
+        try:
+            envelope = Envelope.from_headers(record.headers)
+        except EnvelopeError as exc:
+            return Poison("invalid_envelope", str(exc))
+        if envelope.content_type and not envelope.content_type.startswith("application/json"):
+            return Poison("unsupported_content_type", f"content-type {envelope.content_type!r}")
+        entry = self.handlers.by_type.get(envelope.type)
+        if entry is None:
+            if self.handlers.commands:
+                return Poison("unknown_type", f"no command {envelope.type!r} on {record.topic}")
+            return Decoded(envelope, None)
+        try:
+            message = entry[0].model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            return Poison(_validation_reason(exc), _describe(exc))
+        return Decoded(envelope, message)
+
+    async def _apply(self, envelope: Envelope, message: WireModel) -> None:
+        async with self.engine.begin() as conn:
+            if not await first_delivery(conn, self.name, envelope.id):
+                log.info("%s: skipping redelivered %s", self.name, envelope.id)
+                return
+            ctx = MessageContext(
+                conn=conn,
+                envelope=envelope,
+                source=self.config.source,
+                topic_prefix=self.config.topic_prefix,
+            )
+            outcome = await self._run_handler(conn, ctx, message)
+            if outcome is not None:
+                self._answer(ctx, outcome)
+            await add_to_outbox(conn, ctx.outgoing)
+
+    async def _run_handler(
+        self, conn: AsyncConnection, ctx: MessageContext, message: WireModel
+    ) -> WireModel | None:
+        handler = self.handlers.by_type[ctx.envelope.type][1]
+        try:
+            # A savepoint: a rejected command's partial writes roll back, the inbox row stays.
+            async with conn.begin_nested():
+                return await handler(ctx, message)
+        except CommandRejectedError as rejection:
+            ctx.discard_outgoing()
+            if not self.handlers.commands:
+                log.warning("%s: ignoring event %s: %s", self.name, ctx.envelope.id, rejection)
+                return None
+            return _rejected(ctx.envelope, rejection.code, rejection.message)
+
+    def _answer(self, ctx: Emitter, outcome: WireModel) -> None:
+        """A command's outcome goes to the service's events topic and to `reply_to` if set."""
+        topic = getattr(outcome, "TOPIC", None) or self.handlers.outcome_topic
+        envelope = ctx.emit(outcome, topic=topic)
+        request = ctx.envelope
+        if request.reply_to:
+            ctx.reply(
+                outcome, envelope, request.reply_to, request.reply_correlation_id or request.id
+            )
+
+    async def _dead_letter(self, record: ConsumerRecord[Any, Any], poison: Poison) -> None:
+        """Dead letter and (for a command with a readable id) its `invalid` answer, atomically."""
+        async with self.engine.begin() as conn:
+            if not await first_delivery(conn, self.name, f"dlq:{_at(record)}"):
+                return
+            outgoing = [self._dead_letter_record(record, poison)]
+            command_id = readable_id(record.headers)
+            if (
+                self.handlers.commands
+                and command_id
+                and await first_delivery(conn, self.name, command_id)
+            ):
+                outgoing.extend(self._invalid_answer(record, command_id, poison))
+            await add_to_outbox(conn, outgoing)
+        log.warning(
+            "%s: dead-lettered %s: %s %s", self.name, _at(record), poison.reason, poison.error
+        )
+
+    def _dead_letter_record(
+        self, record: ConsumerRecord[Any, Any], poison: Poison
+    ) -> OutgoingMessage:
+        headers = dict(record.headers)
+        headers.update(
+            {
+                DLQ_REASON: poison.reason.encode(),
+                DLQ_ERROR: poison.error[:_MAX_ERROR_CHARS].encode(),
+                DLQ_ORIGIN: _at(record).encode(),
+                DLQ_CONSUMER: self.config.service.encode(),
+                DLQ_TIME: datetime.now(UTC).isoformat().encode(),
+            }
+        )
+        key = record.key.decode(errors="replace") if record.key is not None else None
+        return OutgoingMessage(dlq(record.topic), key, record.value or b"", headers)
+
+    def _invalid_answer(
+        self, record: ConsumerRecord[Any, Any], command_id: str, poison: Poison
+    ) -> list[OutgoingMessage]:
+        headers = dict(record.headers)
+        command_type = headers.get("ce_type", b"").decode(errors="replace")
+        request = Envelope(
+            id=command_id,
+            type=command_type or "unknown",
+            source="unknown",
+            time=datetime.now(UTC),
+            correlation_id=_header(headers, "ce_correlationid") or command_id,
+            reply_to=_header(headers, "reply_to"),
+            reply_correlation_id=_header(headers, "correlation_id"),
+        )
+        ctx = Emitter(request, self.config.source, self.config.topic_prefix)
+        self._answer(ctx, _rejected(request, poison.code, f"{poison.reason}: {poison.error}"))
+        return ctx.outgoing
+
+
+def _rejected(request: Envelope, code: str, message: str) -> CommandRejected:
+    return CommandRejected(
+        command_id=request.id,
+        command_type=request.type,
+        code=code,
+        message=message[:_MAX_ERROR_CHARS],
+    )
+
+
+def _header(headers: dict[str, bytes], name: str) -> str | None:
+    value = headers.get(name)
+    return value.decode(errors="replace") if value else None
+
+
+def _at(record: ConsumerRecord[Any, Any]) -> str:
+    return f"{record.topic}/{record.partition}@{record.offset}"
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    return (
+        "invalid_json"
+        if any(e["type"] == "json_invalid" for e in exc.errors())
+        else "schema_invalid"
+    )
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors()[:10]
+    )

@@ -1,0 +1,90 @@
+"""Database plumbing every service shares: the engine, naming conventions, kit's own tables.
+
+Each service owns one PostgreSQL database. Kit adds two tables to it: `outbox` (events waiting
+to be published, written in the same transaction as the state change that caused them) and
+`inbox` (ids of consumed messages, written in the transaction of their effects).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# NOTIFY is scoped to one database, and each service owns its own, so one name serves all.
+OUTBOX_CHANNEL = "outbox"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """A service's MetaData, with kit's outbox and inbox tables already in it (for Alembic)."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    for table in (OUTBOX, INBOX):
+        table.to_metadata(metadata)
+    return metadata
+
+
+def _outbox_table(metadata: MetaData) -> Table:
+    table = Table(
+        "outbox",
+        metadata,
+        # Identity order is the publish order; the relay never skips a gap, it selects
+        # every unpublished row, so a transaction that commits late is still published.
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("topic", String(249), nullable=False),
+        Column("key", Text, nullable=True),
+        Column("headers", JSONB, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+    )
+    # The relay's only query: the unpublished rows in id order; the index stays tiny.
+    Index("ix_outbox_unpublished", table.c.id, postgresql_where=text("published_at IS NULL"))
+    Index("ix_outbox_published_at", table.c.published_at)
+    return table
+
+
+def _inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("message_id", String(300), primary_key=True),
+        Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+_KIT_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+OUTBOX = _outbox_table(_KIT_METADATA)
+INBOX = _inbox_table(_KIT_METADATA)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine; pre-ping drops connections a database restart has broken."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )

@@ -1,0 +1,149 @@
+"""CloudEvents 1.0 envelope in Kafka binary mode: the `ce_*` headers of every message.
+
+The CloudEvents SDK does the attribute mapping and validation; this module adds the two
+extensions every message of the platform carries and the rule that propagates them:
+`correlationid` stays the originating command's id through everything it causes, and
+`causationid` names the direct parent message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+JSON = "application/json"
+CORRELATION_ATTR = "correlationid"
+CAUSATION_ATTR = "causationid"
+# FastStream's request/reply headers: a caller that wants the final outcome on its own topic.
+REPLY_TO_HEADER = "reply_to"
+REPLY_CORRELATION_HEADER = "correlation_id"
+
+KafkaHeaders = Iterable[tuple[str, bytes]]
+
+
+class EnvelopeError(ValueError):
+    """The message's headers are not a CloudEvent this platform can read."""
+
+
+class _RawData(JSONFormat):
+    """Leave the payload as bytes: pydantic parses it straight into the message model."""
+
+    def read_data(self, body: bytes, datacontenttype: str | None) -> bytes:
+        return body
+
+    def write_data(self, data: Any, datacontenttype: str | None) -> bytes:
+        return data if isinstance(data, bytes) else b""
+
+
+_FORMAT = _RawData()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The CloudEvents attributes of one message, independent of its payload."""
+
+    id: str
+    type: str
+    source: str
+    time: datetime
+    correlation_id: str
+    causation_id: str | None = None
+    subject: str | None = None
+    content_type: str | None = JSON
+    reply_to: str | None = field(default=None, compare=False)
+    reply_correlation_id: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def new(cls, *, type: str, source: str, subject: str | None = None) -> Envelope:
+        """An originating message: it starts its own correlation."""
+        message_id = str(uuid.uuid4())
+        return cls(
+            id=message_id,
+            type=type,
+            source=source,
+            time=datetime.now(UTC),
+            correlation_id=message_id,
+            subject=subject,
+        )
+
+    def caused(self, *, type: str, source: str, subject: str | None) -> Envelope:
+        """The envelope of a message this one causes: same correlation, this one as cause."""
+        return Envelope(
+            id=str(uuid.uuid4()),
+            type=type,
+            source=source,
+            time=datetime.now(UTC),
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+            subject=subject,
+        )
+
+    def headers(self) -> dict[str, bytes]:
+        """Kafka headers in CloudEvents binary mode, plus the reply headers when set."""
+        attributes: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "time": self.time,
+            CORRELATION_ATTR: self.correlation_id,
+        }
+        optional = {
+            "subject": self.subject,
+            "datacontenttype": self.content_type,
+            CAUSATION_ATTR: self.causation_id,
+        }
+        attributes.update({k: v for k, v in optional.items() if v})
+        headers = ce_kafka.to_binary(CloudEvent(attributes, None), _FORMAT).headers
+        if self.reply_to:
+            headers[REPLY_TO_HEADER] = self.reply_to.encode()
+        if self.reply_correlation_id:
+            headers[REPLY_CORRELATION_HEADER] = self.reply_correlation_id.encode()
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: KafkaHeaders | Mapping[str, bytes]) -> Envelope:
+        """Read the envelope of a consumed message; `EnvelopeError` says what is wrong."""
+        raw = dict(headers.items() if isinstance(headers, Mapping) else headers)
+        try:
+            event = ce_kafka.from_binary(ce_kafka.KafkaMessage(raw, None, b""), _FORMAT, CloudEvent)
+        except (BaseCloudEventException, UnicodeDecodeError, ValueError, OverflowError) as exc:
+            raise EnvelopeError(f"not a CloudEvents 1.0 binary-mode message: {exc}") from exc
+        # ce_time is optional in CloudEvents; a reader tolerant of its absence uses arrival time.
+        time = event.get_time() or datetime.now(UTC)
+        message_id = event.get_id()
+        return cls(
+            id=message_id,
+            type=event.get_type(),
+            source=event.get_source(),
+            time=time.astimezone(UTC),
+            correlation_id=event.get_extension(CORRELATION_ATTR) or message_id,
+            causation_id=event.get_extension(CAUSATION_ATTR),
+            subject=event.get_subject(),
+            content_type=event.get_datacontenttype(),
+            reply_to=_text(raw.get(REPLY_TO_HEADER)),
+            reply_correlation_id=_text(raw.get(REPLY_CORRELATION_HEADER)),
+        )
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode(errors="replace") if value else None
+
+
+def readable_id(headers: KafkaHeaders) -> str | None:
+    """The `ce_id` of a message whose envelope is otherwise broken, if it can be read."""
+    for name, value in headers:
+        if name.lower() == "ce_id" and value:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None

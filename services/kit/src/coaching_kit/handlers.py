@@ -1,0 +1,102 @@
+"""What a service registers per consumed topic, and the context each handler runs in.
+
+A handler receives the parsed message and a `MessageContext` whose connection is inside the
+one transaction that also records the inbox row and the outbox rows: its effects, its events
+and the message's consumption commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from coaching_contracts.base import WireModel
+from coaching_kit.envelope import REPLY_CORRELATION_HEADER, Envelope
+from coaching_kit.outbox import OutgoingMessage
+
+# Stable namespace for ids derived from a command's ce_id: a retried command (same ce_id)
+# maps to the same resource id, so its effect cannot be applied twice under two ids.
+DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2a57-3b0e-4d7c-9a51-0c8a2f6e4b11")
+
+M = TypeVar("M", bound=WireModel)
+Handler = Callable[["MessageContext", Any], Awaitable[WireModel | None]]
+
+
+@dataclass
+class Emitter:
+    """Collects the messages that one consumed message causes, with envelopes derived from it."""
+
+    envelope: Envelope
+    source: str
+    topic_prefix: str = ""
+    outgoing: list[OutgoingMessage] = field(default_factory=list)
+
+    def derived_id(self) -> uuid.UUID:
+        """The id of the resource a command creates when the command names none."""
+        return uuid.uuid5(DERIVED_ID_NAMESPACE, f"{self.envelope.type}:{self.envelope.id}")
+
+    def emit(self, event: WireModel, *, topic: str | None = None) -> Envelope:
+        """Queue an event caused by the consumed message, keyed by its aggregate id."""
+        envelope = self.envelope.caused(
+            type=event.TYPE, source=self.source, subject=event.subject()
+        )
+        target = topic or getattr(event, "TOPIC", None)
+        if not target:
+            raise ValueError(f"{event.TYPE} has no topic of its own; name one")
+        self.outgoing.append(
+            OutgoingMessage(
+                topic=self.topic_prefix + target,
+                key=event.subject(),
+                payload=event.to_json(),
+                headers=envelope.headers(),
+            )
+        )
+        return envelope
+
+    def reply(self, event: WireModel, envelope: Envelope, reply_to: str, correlation: str) -> None:
+        """Send a final outcome to a caller's reply topic (FastStream request/reply headers)."""
+        headers = dict(envelope.headers())
+        headers[REPLY_CORRELATION_HEADER] = correlation.encode()
+        self.outgoing.append(
+            OutgoingMessage(
+                topic=reply_to, key=event.subject(), payload=event.to_json(), headers=headers
+            )
+        )
+
+    def discard_outgoing(self) -> None:
+        self.outgoing.clear()
+
+
+@dataclass
+class MessageContext(Emitter):
+    """What a handler runs with: the open transaction, the message's envelope, the clock."""
+
+    conn: AsyncConnection = field(kw_only=True)
+    now: datetime = field(kw_only=True, default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
+class MessageHandlers:
+    """The handlers of one consumed topic, dispatched on `ce_type`.
+
+    On a commands topic every command gets exactly one outcome on `outcome_topic`: what its
+    handler returns, or `coaching.command.rejected.v1`. On an events topic a type nobody
+    handles is skipped (tolerant reader: v1 may gain event types a consumer does not know).
+    """
+
+    topic: str
+    commands: bool
+    outcome_topic: str | None = None
+    by_type: dict[str, tuple[type[WireModel], Handler]] = field(default_factory=dict)
+
+    def on(self, model: type[M]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.by_type[model.TYPE] = (model, handler)
+            return handler
+
+        return register

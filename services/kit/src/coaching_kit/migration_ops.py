@@ -1,0 +1,24 @@
+"""Alembic operations for kit's own tables, called from each service's first revision.
+
+They create the tables from their one definition in `db.py` (the one the relay and the
+consumer query), so no service can drift from it. A later change to kit's tables comes as
+a new operation here, called from a new revision of each service.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from coaching_kit.db import INBOX, OUTBOX
+
+
+def create_kit_tables() -> None:
+    bind = op.get_bind()
+    for table in (OUTBOX, INBOX):
+        table.create(bind)
+
+
+def drop_kit_tables() -> None:
+    bind = op.get_bind()
+    for table in (INBOX, OUTBOX):
+        table.drop(bind)

@@ -1,0 +1,73 @@
+"""Alembic for every service: the shared `env.py` body and a programmatic `upgrade`.
+
+Each service keeps its revisions in its own package (`coaching_<svc>/migrations`), so an
+installed service can migrate its own database with `python -m coaching_<svc> migrate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from coaching_kit.relay import asyncpg_dsn
+
+
+def run_env(metadata: MetaData) -> None:
+    """The body of a service's `migrations/env.py` (online mode, asyncpg)."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_run_online(url, metadata))
+
+
+async def _run_online(url: str, metadata: MetaData) -> None:
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        await conn.run_sync(_migrate, metadata)
+        await conn.commit()
+    await engine.dispose()
+
+
+def _migrate(conn: Connection, metadata: MetaData) -> None:
+    context.configure(connection=conn, target_metadata=metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def alembic_config(package: str, database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", f"{package}:migrations")
+    config.set_main_option("sqlalchemy.url", database_url)
+    return config
+
+
+async def ensure_database(database_url: str) -> None:
+    """Create the service's database on its server if it is missing (fresh servers)."""
+    dsn = asyncpg_dsn(database_url)
+    parts = urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            # Identifiers cannot be bound parameters; the name comes from our own settings.
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+def upgrade(package: str, database_url: str, revision: str = "head") -> None:
+    """Bring the service's database to `revision`, creating the database if needed."""
+    asyncio.run(ensure_database(database_url))
+    command.upgrade(alembic_config(package, database_url), revision)

@@ -1,0 +1,111 @@
+"""The runtime every service shares: broker, subscribers, outbox relay, health, lifespan.
+
+A service's `app.py` only says what is its own (settings, handlers, extra background tasks);
+this module turns that into an ASGI app that `uvicorn` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from coaching_kit.consumer import Consumer, ConsumerConfig
+from coaching_kit.db import create_engine
+from coaching_kit.handlers import MessageHandlers
+from coaching_kit.health import health_routes
+from coaching_kit.relay import OutboxRelay, RelayConfig
+from coaching_kit.settings import ServiceSettings
+from coaching_kit.subscription import subscribe
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[AsyncEngine], Coroutine[Any, Any, None]]
+
+
+class Service:
+    """One running service: its engine, consumers, relay and background tasks."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        handlers: list[MessageHandlers],
+        background: list[BackgroundTask] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.handlers = handlers
+        self.background = background or []
+        self.broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        self.relay = OutboxRelay(
+            RelayConfig(
+                database_url=settings.database_url,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                batch_size=settings.outbox_batch_size,
+                poll_interval_s=settings.outbox_poll_interval_s,
+                retention_s=settings.outbox_retention_hours * 3600,
+                max_backoff_s=settings.retry_max_backoff_s,
+            )
+        )
+        self._engine: AsyncEngine | None = None
+        self._consumers: dict[str, Consumer] = {}
+        for topic_handlers in handlers:
+            subscribe(
+                self.broker,
+                settings.consumer_group,
+                self._consumer_getter(topic_handlers.topic),
+                settings.topic_prefix + topic_handlers.topic,
+            )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the service has not started")
+        return self._engine
+
+    def _consumer_getter(self, topic: str) -> Callable[[], Consumer]:
+        return lambda: self._consumers[topic]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Engine and consumers before the broker starts; relay and tasks stop after it."""
+        s = self.settings
+        self._engine = create_engine(s.database_url, pool_size=s.db_pool_size)
+        config = ConsumerConfig(
+            service=s.service_name,
+            source=s.source,
+            topic_prefix=s.topic_prefix,
+            handler_max_attempts=s.handler_max_attempts,
+            initial_backoff_s=s.retry_initial_backoff_s,
+            max_backoff_s=s.retry_max_backoff_s,
+        )
+        self._consumers = {h.topic: Consumer(self._engine, h, config) for h in self.handlers}
+        tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
+        tasks += [asyncio.create_task(task(self._engine)) for task in self.background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._engine.dispose()
+            log.info("%s stopped cleanly", s.service_name)
+
+    async def _database_check(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def _broker_check(self) -> None:
+        if not await self.broker.ping(timeout=2.0):
+            raise ConnectionError("Kafka did not answer")
+
+    def asgi(self, extra_routes: list[tuple[str, Any]] | None = None) -> AsgiFastStream:
+        checks = {"database": self._database_check, "kafka": self._broker_check}
+        routes = health_routes(self.settings.service_name, checks) + (extra_routes or [])
+        return AsgiFastStream(self.broker, asgi_routes=routes, lifespan=self.lifespan)

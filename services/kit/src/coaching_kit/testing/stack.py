@@ -1,0 +1,81 @@
+"""Which Kafka and PostgreSQL the tests use, in this order of preference:
+
+1. `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` from the environment (CI, a developer's stack);
+2. testcontainers, when a Docker engine answers;
+3. the project's own no-Docker local stack (`deploy/local/stack.py`), started if not running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    kafka_bootstrap: str
+    server_url: str  # an admin URL to any database of the PostgreSQL server
+    origin: str
+
+
+def discover(repo_root: Path) -> tuple[StackEndpoints, Callable[[], None]]:
+    """The endpoints, and what to call when the test session ends."""
+    kafka, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
+    if kafka and database:
+        return StackEndpoints(kafka, database, "environment"), lambda: None
+    if _docker_engine_answers():
+        return _testcontainers()
+    return _local_stack(repo_root), lambda: None
+
+
+def _docker_engine_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        probe = subprocess.run(
+            ["docker", "info"],  # noqa: S607  (whichever docker the PATH has)
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+def _testcontainers() -> tuple[StackEndpoints, Callable[[], None]]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    kafka = KafkaContainer("confluentinc/cp-kafka:8.0.0").with_kraft()
+    postgres = PostgresContainer("postgres:15", username="coaching", password="coaching")  # noqa: S106  (a throwaway container)
+    kafka.start()
+    postgres.start()
+    host, port = postgres.get_container_host_ip(), postgres.get_exposed_port(5432)
+    endpoints = StackEndpoints(
+        kafka.get_bootstrap_server(),
+        f"postgresql://coaching:coaching@{host}:{port}/postgres",
+        "testcontainers",
+    )
+
+    def stop() -> None:
+        kafka.stop()
+        postgres.stop()
+
+    return endpoints, stop
+
+
+def _local_stack(repo_root: Path) -> StackEndpoints:
+    path = repo_root / "deploy" / "local" / "stack.py"
+    spec = importlib.util.spec_from_file_location("coaching_local_stack", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"no local stack at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = module.ensure_up()
+    return StackEndpoints(env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], "local stack")
