@@ -1,0 +1,50 @@
+# The one place commands live; README, .ci/run and humans call these targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+STACK := $(PY) deploy/local/stack.py
+SERVICES := $(PY) deploy/local/services.py
+
+.PHONY: help install up down status demo test test-fast lint schemas fmt
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## install what is missing (PostgreSQL, Java/Maven, uv, Kafka jars) and the Python env
+	bash deploy/local/install.sh
+	uv sync --frozen
+
+up: install ## start Kafka, PostgreSQL and every service in the background; returns when ready
+	$(STACK) up
+	$(SERVICES) up
+
+down: ## stop the services and the stack (data is kept; `$(STACK) reset` wipes it)
+	-$(SERVICES) down
+	-$(STACK) down
+
+status: ## what runs, and whether it is ready
+	-$(STACK) status
+	-$(SERVICES) status
+
+demo: up ## from nothing: install, start everything, run the scenario over Kafka, print it
+	$(PY) scripts/demo.py
+
+test: install ## the whole test suite over the real stack (starts the local stack if needed)
+	$(STACK) up
+	$(PY) -m pytest
+
+test-fast: ## unit tests only (no stack)
+	$(PY) -m pytest -m "not stack"
+
+lint: ## ruff, formatting, mypy strict, import contracts
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy contracts/src services/kit/src services/users/src
+	.venv/bin/lint-imports
+
+schemas: ## regenerate the committed JSON Schemas from the contract models
+	$(PY) -m coaching_contracts.schema write
+
+fmt: ## format and autofix
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
