@@ -1,10 +1,16 @@
+from collections.abc import AsyncIterator
+
 import pytest
 
 from coaching_kit.testing.process import ServiceProcess
 
 
 @pytest.fixture(scope="module")
-async def users_service(scratch_database, run_service) -> ServiceProcess:
-    """The users service as its own process, on a fresh database, in this run's topics."""
+async def users_service(scratch_database, run_service) -> AsyncIterator[ServiceProcess]:
+    """The users service as its own process, on a fresh database, in this run's topics.
+
+    Stopped when the module ends: the next module's services join the same consumer group."""
     database_url = await scratch_database("users")
-    return await run_service("users", database_url)
+    process = await run_service("users", database_url)
+    yield process
+    process.stop()

@@ -27,6 +27,7 @@ def run_service_cli(package: str, settings_type: type[ServiceSettings]) -> None:
         host=args.host or settings.http_host,
         port=args.port or settings.http_port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's records go to the root logger: one JSON log stream
         # Give in-flight handlers time to commit before the process exits on SIGTERM.
         timeout_graceful_shutdown=20,
     )

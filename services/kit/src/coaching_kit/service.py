@@ -42,7 +42,12 @@ class Service:
         self.settings = settings
         self.handlers = handlers
         self.background = background or []
-        self.broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=settings.service_name,
+            # A plain logger propagates to the root's JSON handler (logs.py).
+            logger=logging.getLogger(f"coaching.{settings.service_name}.broker"),
+        )
         self.relay = OutboxRelay(
             RelayConfig(
                 database_url=settings.database_url,
@@ -108,4 +113,9 @@ class Service:
     def asgi(self, extra_routes: list[tuple[str, Any]] | None = None) -> AsgiFastStream:
         checks = {"database": self._database_check, "kafka": self._broker_check}
         routes = health_routes(self.settings.service_name, checks) + (extra_routes or [])
-        return AsgiFastStream(self.broker, asgi_routes=routes, lifespan=self.lifespan)
+        return AsgiFastStream(
+            self.broker,
+            asgi_routes=routes,
+            lifespan=self.lifespan,
+            logger=logging.getLogger(f"coaching.{self.settings.service_name}.app"),
+        )
