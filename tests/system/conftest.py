@@ -13,4 +13,4 @@ async def users_service(scratch_database, run_service) -> AsyncIterator[ServiceP
     database_url = await scratch_database("users")
     process = await run_service("users", database_url)
     yield process
-    process.stop()
+    await process.stop()

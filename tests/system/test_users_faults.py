@@ -73,7 +73,7 @@ async def test_commands_wait_out_a_database_outage_and_are_handled_once(db_proxy
             outcomes = [events.matching(outcome_of(c.id)) for c in commands]
         assert all(len(o) == 1 and o[0].type == "coaching.user.registered.v1" for o in outcomes)
     finally:
-        service.stop()
+        await service.stop()
 
 
 async def test_a_service_killed_mid_stream_loses_and_repeats_nothing(
@@ -84,7 +84,9 @@ async def test_a_service_killed_mid_stream_loses_and_repeats_nothing(
     async with bus.watch(USERS_EVENTS) as events:
         commands = [await bus.send_command(USERS_COMMANDS, _register()) for _ in range(60)]
         await events.wait_for(outcome_of(commands[0].id))
-        service.stop(signal.SIGKILL)  # wherever it is: mid-transaction, before an offset commit
+        await service.stop(
+            signal.SIGKILL
+        )  # wherever it is: mid-transaction, before an offset commit
         restarted = await run_service("users", database_url)
         try:
             for command in commands:
@@ -94,7 +96,7 @@ async def test_a_service_killed_mid_stream_loses_and_repeats_nothing(
             await events.wait_for(outcome_of(last.id), timeout=60)
             outcomes = [events.matching(outcome_of(c.id)) for c in commands]
         finally:
-            restarted.stop()
+            await restarted.stop()
     assert [len(o) for o in outcomes] == [1] * len(commands)
     assert {o[0].type for o in outcomes} == {"coaching.user.registered.v1"}
 
@@ -105,7 +107,7 @@ async def test_sigterm_stops_the_service_cleanly(scratch_database, run_service):
     assert (status, body["checks"]) == (200, {"database": "up", "kafka": "up"})
     # uvicorn re-raises the signal once its graceful shutdown is done, so that a supervisor
     # sees why the process ended; what matters is that the shutdown ran to the end.
-    assert service.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert await service.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     log = service.log_tail(50)
     assert "users stopped cleanly" in log
     assert "Application shutdown complete" in log

@@ -7,12 +7,13 @@ installed service can migrate its own database with `python -m coaching_<svc> mi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -40,9 +41,15 @@ async def _run_online(url: str, metadata: MetaData) -> None:
     await engine.dispose()
 
 
+# Replicas that start together all run `migrate`; the lock makes them take turns, and each
+# reads the version table only once it holds the lock, so the later ones find nothing to do.
+_MIGRATION_LOCK_KEY = 0x6D696772617465
+
+
 def _migrate(conn: Connection, metadata: MetaData) -> None:
     context.configure(connection=conn, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 
@@ -62,7 +69,9 @@ async def ensure_database(database_url: str) -> None:
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             # Identifiers cannot be bound parameters; the name comes from our own settings.
-            await admin.execute(f'CREATE DATABASE "{name}"')
+            # A replica that loses the race gets one of these two, depending on timing.
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
 

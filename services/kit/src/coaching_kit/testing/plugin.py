@@ -91,4 +91,4 @@ async def run_service(
 
     yield start
     for process in running:
-        process.stop()
+        await process.stop()

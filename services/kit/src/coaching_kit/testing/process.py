@@ -58,7 +58,12 @@ class ServiceProcess:
         except OSError:
             return False
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+        """Signal and wait off the event loop: the test's own servers (a proxy) keep serving
+        the process while it shuts down."""
+        return await asyncio.to_thread(self._stop, sig, timeout)
+
+    def _stop(self, sig: int, timeout: float) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
