@@ -14,6 +14,7 @@ import uuid
 from coaching_contracts.commands import RegisterUser
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS
 from coaching_kit.bus import Bus, Seen, outcome_of
+from coaching_kit.envelope import Envelope
 
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
@@ -26,40 +27,27 @@ def show(title: str, record: Seen) -> None:
     print(f"   data {record.json()}")
 
 
+async def _register(
+    bus: Bus, email: str, name: str, role: str, phone: str | None = None
+) -> Envelope:
+    first, last = name.split()
+    command = RegisterUser(
+        email=email, first_name=first, last_name=last, role=role, phone_number=phone
+    )
+    return await bus.send_command(USERS_COMMANDS, command)
+
+
 async def main() -> None:
     bus = Bus(KAFKA)
     await bus.start()
     tag = uuid.uuid4().hex[:6]
     try:
         async with bus.watch(USERS_EVENTS) as events:
-            coach = await bus.send_command(
-                USERS_COMMANDS,
-                RegisterUser(
-                    email=f"Ada.Coach+{tag}@example.com",
-                    first_name="Ada",
-                    last_name="Lovelace",
-                    role="COACH",
-                ),
+            coach = await _register(bus, f"Ada.Coach+{tag}@example.com", "Ada Lovelace", "COACH")
+            student = await _register(
+                bus, f"alan.student+{tag}@example.com", "Alan Turing", "STUDENT", "+44 20 7946 0000"
             )
-            student = await bus.send_command(
-                USERS_COMMANDS,
-                RegisterUser(
-                    email=f"alan.student+{tag}@example.com",
-                    first_name="Alan",
-                    last_name="Turing",
-                    phone_number="+44 20 7946 0000",
-                    role="STUDENT",
-                ),
-            )
-            again = await bus.send_command(
-                USERS_COMMANDS,
-                RegisterUser(
-                    email=f"ADA.COACH+{tag}@EXAMPLE.COM",
-                    first_name="Ada",
-                    last_name="Again",
-                    role="COACH",
-                ),
-            )
+            again = await _register(bus, f"ADA.COACH+{tag}@EXAMPLE.COM", "Ada Again", "COACH")
             for title, command in (
                 ("register the coach", coach),
                 ("register the student", student),
