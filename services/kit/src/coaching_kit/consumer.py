@@ -137,15 +137,15 @@ class Consumer:
                 source=self.config.source,
                 topic_prefix=self.config.topic_prefix,
             )
-            outcome = await self._run_handler(conn, ctx, message)
+            outcome = await self._run_handler(conn, ctx, envelope, message)
             if outcome is not None:
-                self._answer(ctx, outcome)
+                self._answer(ctx, envelope, outcome)
             await add_to_outbox(conn, ctx.outgoing)
 
     async def _run_handler(
-        self, conn: AsyncConnection, ctx: MessageContext, message: WireModel
+        self, conn: AsyncConnection, ctx: MessageContext, envelope: Envelope, message: WireModel
     ) -> WireModel | None:
-        handler = self.handlers.by_type[ctx.envelope.type][1]
+        handler = self.handlers.by_type[envelope.type][1]
         try:
             # A savepoint: a rejected command's partial writes roll back, the inbox row stays.
             async with conn.begin_nested():
@@ -153,15 +153,14 @@ class Consumer:
         except CommandRejectedError as rejection:
             ctx.discard_outgoing()
             if not self.handlers.commands:
-                log.warning("%s: ignoring event %s: %s", self.name, ctx.envelope.id, rejection)
+                log.warning("%s: ignoring event %s: %s", self.name, envelope.id, rejection)
                 return None
-            return _rejected(ctx.envelope, rejection.code, rejection.message)
+            return _rejected(envelope, rejection.code, rejection.message)
 
-    def _answer(self, ctx: Emitter, outcome: WireModel) -> None:
+    def _answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
         """A command's outcome goes to the service's events topic and to `reply_to` if set."""
         topic = getattr(outcome, "TOPIC", None) or self.handlers.outcome_topic
         envelope = ctx.emit(outcome, topic=topic)
-        request = ctx.envelope
         if request.reply_to:
             ctx.reply(
                 outcome, envelope, request.reply_to, request.reply_correlation_id or request.id
@@ -216,7 +215,9 @@ class Consumer:
             reply_correlation_id=_header(headers, "correlation_id"),
         )
         ctx = Emitter(request, self.config.source, self.config.topic_prefix)
-        self._answer(ctx, _rejected(request, poison.code, f"{poison.reason}: {poison.error}"))
+        self._answer(
+            ctx, request, _rejected(request, poison.code, f"{poison.reason}: {poison.error}")
+        )
         return ctx.outgoing
 
 

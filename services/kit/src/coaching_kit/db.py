@@ -36,10 +36,11 @@ NAMING_CONVENTION = {
 }
 
 
-def new_metadata() -> MetaData:
-    """A service's MetaData, with kit's outbox and inbox tables already in it (for Alembic)."""
+def new_metadata(*extra: Table) -> MetaData:
+    """A service's MetaData, with kit's outbox and inbox tables (and any other kit table the
+    service keeps, e.g. the user directory) already in it, for Alembic."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    for table in (OUTBOX, INBOX):
+    for table in (OUTBOX, INBOX, *extra):
         table.to_metadata(metadata)
     return metadata
 

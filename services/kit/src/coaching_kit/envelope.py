@@ -62,15 +62,23 @@ class Envelope:
     reply_correlation_id: str | None = field(default=None, compare=False)
 
     @classmethod
-    def new(cls, *, type: str, source: str, subject: str | None = None) -> Envelope:
-        """An originating message: it starts its own correlation."""
+    def new(
+        cls,
+        *,
+        type: str,
+        source: str,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        """An originating message: it starts its own correlation unless it continues one
+        (a scheduled job acting on an aggregate keeps that aggregate's correlation)."""
         message_id = str(uuid.uuid4())
         return cls(
             id=message_id,
             type=type,
             source=source,
             time=datetime.now(UTC),
-            correlation_id=message_id,
+            correlation_id=correlation_id or message_id,
             subject=subject,
         )
 

@@ -29,22 +29,33 @@ Handler = Callable[["MessageContext", Any], Awaitable[WireModel | None]]
 
 @dataclass
 class Emitter:
-    """Collects the messages that one consumed message causes, with envelopes derived from it."""
+    """Collects the messages that one consumed message causes, with envelopes derived from it.
 
-    envelope: Envelope
+    Without a consumed message (a scheduled job), each message starts its own envelope,
+    continuing the correlation given to `emit`."""
+
+    envelope: Envelope | None
     source: str
     topic_prefix: str = ""
     outgoing: list[OutgoingMessage] = field(default_factory=list)
 
     def derived_id(self) -> uuid.UUID:
         """The id of the resource a command creates when the command names none."""
+        if self.envelope is None:
+            raise RuntimeError("only a consumed command has an id to derive from")
         return uuid.uuid5(DERIVED_ID_NAMESPACE, f"{self.envelope.type}:{self.envelope.id}")
 
-    def emit(self, event: WireModel, *, topic: str | None = None) -> Envelope:
+    def emit(
+        self, event: WireModel, *, topic: str | None = None, correlation_id: str | None = None
+    ) -> Envelope:
         """Queue an event caused by the consumed message, keyed by its aggregate id."""
-        envelope = self.envelope.caused(
-            type=event.TYPE, source=self.source, subject=event.subject()
-        )
+        subject = event.subject()
+        if self.envelope is None:
+            envelope = Envelope.new(
+                type=event.TYPE, source=self.source, subject=subject, correlation_id=correlation_id
+            )
+        else:
+            envelope = self.envelope.caused(type=event.TYPE, source=self.source, subject=subject)
         target = topic or getattr(event, "TOPIC", None)
         if not target:
             raise ValueError(f"{event.TYPE} has no topic of its own; name one")
@@ -85,7 +96,9 @@ class MessageHandlers:
     """The handlers of one consumed topic, dispatched on `ce_type`.
 
     On a commands topic every command gets exactly one outcome on `outcome_topic`: what its
-    handler returns, or `coaching.command.rejected.v1`. On an events topic a type nobody
+    handler returns, or `coaching.command.rejected.v1` when it raises. A handler that
+    returns None answers later itself (a saga: the booking's confirmed/rejected event,
+    sent also to the reply target it stored). On an events topic a type nobody
     handles is skipped (tolerant reader: v1 may gain event types a consumer does not know).
     """
 

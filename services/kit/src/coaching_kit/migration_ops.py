@@ -10,12 +10,22 @@ from __future__ import annotations
 from alembic import op
 
 from coaching_kit.db import INBOX, OUTBOX
+from coaching_kit.user_directory import USER_DIRECTORY
 
 
 def create_kit_tables() -> None:
     bind = op.get_bind()
     for table in (OUTBOX, INBOX):
         table.create(bind)
+
+
+def create_user_directory() -> None:
+    """For services that keep the users read model (user_directory.py)."""
+    USER_DIRECTORY.create(op.get_bind())
+
+
+def drop_user_directory() -> None:
+    USER_DIRECTORY.drop(op.get_bind())
 
 
 def drop_kit_tables() -> None:

@@ -1,0 +1,41 @@
+"""The local read model of users that slots and bookings keep: id and role, nothing else.
+
+Both services need to know whether an actor is a known coach or student without reading
+the users service's tables; they fold `coaching.user.registered.v1` into this table.
+Eventually consistent: a user registered a moment ago may not be known yet, and a command
+naming them is rejected `unknown_user` (the client may retry).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from coaching_contracts.events import UserRegistered
+from coaching_kit.db import NAMING_CONVENTION
+
+USER_DIRECTORY = Table(
+    "user_directory",
+    MetaData(naming_convention=NAMING_CONVENTION),
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+
+
+async def remember_user(conn: AsyncConnection, event: UserRegistered) -> None:
+    """Idempotent: a replayed event changes nothing."""
+    await conn.execute(
+        insert(USER_DIRECTORY)
+        .values(user_id=event.user_id, role=str(event.role), registered_at=event.created_at)
+        .on_conflict_do_nothing()
+    )
+
+
+async def role_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
+    """COACH, STUDENT, or None for a user this service has not heard of."""
+    query = select(USER_DIRECTORY.c.role).where(USER_DIRECTORY.c.user_id == user_id)
+    return (await conn.execute(query)).scalar_one_or_none()
