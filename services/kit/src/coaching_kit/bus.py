@@ -28,6 +28,7 @@ class Seen:
     key: str | None
     headers: dict[str, str]
     value: bytes
+    timestamp_ms: int = 0  # when its producer sent it (Kafka CreateTime)
 
     @property
     def type(self) -> str | None:
@@ -63,8 +64,10 @@ class Bus:
         type: str | None = None,
         command_id: str | None = None,
         extra_headers: dict[str, str] | None = None,
+        key: str | None = None,
     ) -> Envelope:
-        """Publish a command with a CloudEvents envelope; returns the envelope."""
+        """Publish a command with a CloudEvents envelope; returns the envelope. The Kafka key
+        defaults to the command's own id."""
         ce_type = type or getattr(command, "TYPE", None)
         if ce_type is None:
             raise ValueError("a dict command needs an explicit ce_type")
@@ -76,7 +79,7 @@ class Bus:
         payload = command.to_json() if isinstance(command, WireModel) else orjson.dumps(command)
         headers = dict(envelope.headers())
         headers.update({k: v.encode() for k, v in (extra_headers or {}).items()})
-        await self.send_raw(topic, payload, headers.items(), key=envelope.id)
+        await self.send_raw(topic, payload, headers.items(), key=key or envelope.id)
         return envelope
 
     async def send_raw(
@@ -144,6 +147,7 @@ class Watcher:
                         r.key.decode(errors="replace") if r.key is not None else None,
                         {k: v.decode(errors="replace") for k, v in r.headers},
                         r.value or b"",
+                        r.timestamp,
                     )
                     for r in records
                 )
