@@ -27,6 +27,10 @@ def soon(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
+def _at(moment: datetime | float) -> datetime:
+    return moment if isinstance(moment, datetime) else soon(moment)
+
+
 @dataclass
 class Platform:
     """A client of the whole system: publishes commands, reads every events topic."""
@@ -52,12 +56,15 @@ class Platform:
         assert record.type == "coaching.user.registered.v1", record.json()
         return str(record.json()["userId"])
 
-    async def create_slot(self, coach_id: str, start: datetime, end: datetime) -> Seen:
+    async def create_slot(
+        self, coach_id: str, start: datetime | float, end: datetime | float
+    ) -> Seen:
         """Retries while the slots service has not yet heard of the coach (eventual
-        consistency between services), then returns the final outcome."""
+        consistency between services), then returns the final outcome. Times given as
+        numbers are seconds from the moment each attempt is sent."""
         deadline = time.monotonic() + 30
         while True:
-            command = CreateSlot(coach_id=coach_id, start_time=start, end_time=end)
+            command = CreateSlot(coach_id=coach_id, start_time=_at(start), end_time=_at(end))
             record = await self.outcome((await self.bus.send_command(SLOTS_COMMANDS, command)).id)
             if record.type != REJECTED or record.json()["code"] != "unknown_user":
                 return record

@@ -17,6 +17,7 @@ from coaching_contracts.commands import (
 from coaching_contracts.topics import BOOKINGS_COMMANDS
 from coaching_kit.bus import outcome_of
 from coaching_kit.relay import asyncpg_dsn
+from coaching_kit.testing.groups import until_group_settled
 
 from .driver import ALL_EVENTS, FINAL_BOOKING, REJECTED, Platform, soon
 
@@ -24,12 +25,14 @@ CONFIRMED, REJECTED_BOOKING = "coaching.booking.confirmed.v1", "coaching.booking
 
 
 @pytest.fixture(scope="module")
-async def platform(scratch_database, run_service, bus):
+async def platform(stack, topic_prefix, scratch_database, run_service, bus):
     """users, slots and bookings, each its own process on its own database."""
     services, databases = [], {}
     for name in ("users", "slots", "bookings"):
         databases[name] = await scratch_database(name)
         services.append(await run_service(name, databases[name]))
+    for name in databases:  # /ready comes before Kafka hands the consumers their partitions
+        await until_group_settled(stack.kafka_bootstrap, topic_prefix + name, members=1)
     async with bus.watch(*ALL_EVENTS) as events:
         yield Platform(bus, events, databases)
     for service in services:
@@ -43,7 +46,7 @@ async def _until_started(record) -> None:
 
 async def _booked_slot(platform: Platform, start_in: float, length: float):
     coach, student = await platform.register("COACH"), await platform.register("STUDENT")
-    slot = await platform.create_slot(coach, soon(start_in), soon(start_in + length))
+    slot = await platform.create_slot(coach, start_in, start_in + length)
     assert slot.type == "coaching.slot.created.v1", slot.json()
     confirmed = await platform.book(slot.json()["slotId"], student)
     assert confirmed.type == CONFIRMED, confirmed.json()
@@ -53,7 +56,7 @@ async def _booked_slot(platform: Platform, start_in: float, length: float):
 async def test_a_booking_is_requested_then_confirmed_with_the_slot_and_completes_by_itself(
     platform,
 ):
-    coach, student, slot, confirmed = await _booked_slot(platform, start_in=2, length=2)
+    coach, student, slot, confirmed = await _booked_slot(platform, start_in=3, length=2)
     data = confirmed.json()
     assert (data["coachId"], data["studentId"], data["status"]) == (coach, student, "ACTIVE")
     assert (data["startTime"], data["endTime"]) == (
@@ -97,7 +100,7 @@ async def test_a_cancelled_booking_frees_its_time_for_a_new_slot_of_the_coach(pl
 
 
 async def test_a_no_show_is_recorded_after_the_start(platform):
-    coach, _, _, confirmed = await _booked_slot(platform, start_in=2, length=3600)
+    coach, _, _, confirmed = await _booked_slot(platform, start_in=3, length=3600)
     await _until_started(confirmed)
     no_show = MarkNoShow(
         booking_id=confirmed.json()["bookingId"], actor_id=coach, no_show_by="STUDENT"
@@ -108,7 +111,7 @@ async def test_a_no_show_is_recorded_after_the_start(platform):
 
 
 async def test_a_participant_completes_a_started_session_by_hand(platform):
-    _, student, _, confirmed = await _booked_slot(platform, start_in=2, length=3600)
+    _, student, _, confirmed = await _booked_slot(platform, start_in=3, length=3600)
     complete = CompleteBooking(booking_id=confirmed.json()["bookingId"], actor_id=student)
     early = await platform.send(BOOKINGS_COMMANDS, complete)
     assert (early.type, early.json()["code"]) == (REJECTED, "too_early")

@@ -57,7 +57,7 @@ class RejectionCode(StrEnum):
     - conflict: the current state forbids it (email taken, overlapping slot, booking
       already terminal, review already given, an id reused with other data).
     - unknown_user: the actor, coach or student id names no registered user.
-    - slot_unavailable: the slot is reserved by another booking, or was deleted.
+    - slot_unavailable: the slot is reserved by another booking (a deleted slot is not_found).
     - slot_in_past: the slot has already started (booking) or lies in the past (creation).
     - too_early: the session has not started yet (completing, marking a no-show).
     - too_late: a deadline passed (minimum booking notice, cancellation cut-off).

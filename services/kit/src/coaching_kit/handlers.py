@@ -7,6 +7,7 @@ and the message's consumption commit together or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class Emitter:
             )
         else:
             envelope = self.envelope.caused(type=event.TYPE, source=self.source, subject=subject)
+            if correlation_id:  # the aggregate's own correlation wins over the trigger's
+                envelope = dataclasses.replace(envelope, correlation_id=correlation_id)
         target = topic or getattr(event, "TOPIC", None)
         if not target:
             raise ValueError(f"{event.TYPE} has no topic of its own; name one")

@@ -60,13 +60,8 @@ class Service:
         )
         self._engine: AsyncEngine | None = None
         self._consumers: dict[str, Consumer] = {}
-        for topic_handlers in handlers:
-            subscribe(
-                self.broker,
-                settings.consumer_group,
-                self._consumer_getter(topic_handlers.topic),
-                settings.topic_prefix + topic_handlers.topic,
-            )
+        topics = [settings.topic_prefix + h.topic for h in handlers]
+        subscribe(self.broker, settings.consumer_group, self._consumer_for, topics)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -74,8 +69,8 @@ class Service:
             raise RuntimeError("the service has not started")
         return self._engine
 
-    def _consumer_getter(self, topic: str) -> Callable[[], Consumer]:
-        return lambda: self._consumers[topic]
+    def _consumer_for(self, topic: str) -> Consumer:
+        return self._consumers[topic.removeprefix(self.settings.topic_prefix)]
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

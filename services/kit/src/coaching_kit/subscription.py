@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
@@ -49,26 +49,32 @@ def _utf8_or_empty(value: bytes) -> bytes:
 
 
 def subscribe(
-    broker: KafkaBroker, group: str, get_consumer: Callable[[], Consumer], topic: str
+    broker: KafkaBroker, group: str, consumer_for: Callable[[str], Consumer], topics: list[str]
 ) -> None:
-    """Register the subscriber of `topic`; the consumer is looked up when a record arrives,
-    because it needs the engine that only exists once the app has started."""
+    """Register the service's one subscriber, on all its topics.
+
+    One Kafka consumer per process (not one per topic) keeps the group to one member per
+    replica, so starting a replica costs one rebalance, not one per topic. The `Consumer` of
+    a record's topic is looked up when the record arrives, because it needs the engine that
+    only exists once the app has started."""
 
     @broker.subscriber(
-        topic,
+        *topics,
         group_id=group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         parser=_tolerant_parser,
         decoder=_raw_body,
         no_reply=True,
-        title=f"{group}:{topic}",
+        title=group,
     )
     async def on_record(body: bytes, message: KafkaMessage) -> None:
-        await get_consumer().handle(message.raw_message)
+        # A non-batch subscriber always delivers one record, never a tuple of them.
+        record = cast("ConsumerRecord[Any, Any]", message.raw_message)
+        await consumer_for(record.topic).handle(record)
         try:
             await message.ack()
         except KafkaError as exc:
             # Typically a rebalance took the partition away; its next owner gets the record
             # again and the inbox drops the duplicate.
-            log.warning("%s: offset commit failed, record will be redelivered: %r", topic, exc)
+            log.warning("%s: offset commit failed, record will be redelivered: %r", group, exc)

@@ -21,6 +21,14 @@ from coaching_kit.topics_admin import ensure_topics
 TEST_PARTITIONS = 3
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the real stack (directly or through another fixture) is marked
+    `stack`, so `-m "not stack"` runs exactly the tests that need nothing running."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest) -> Iterator[StackEndpoints]:
     endpoints, stop = discover(Path(request.config.rootpath))

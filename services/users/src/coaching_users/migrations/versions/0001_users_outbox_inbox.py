@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("role IN ('COACH', 'STUDENT')", name="ck_users_role"),
+        sa.CheckConstraint("role IN ('COACH', 'STUDENT')", name=op.f("ck_users_role")),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
     )
     op.create_index("uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True)

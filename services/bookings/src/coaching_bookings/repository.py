@@ -1,0 +1,181 @@
+"""Bookings and reviews <-> rows (SQLAlchemy Core, explicit mapping).
+
+Every change of a booking is one guarded UPDATE (`WHERE id = :id AND status = :expected`).
+Under READ COMMITTED a second concurrent UPDATE of the row waits for the first to commit,
+then re-checks the guard against the new row and matches nothing: of two concurrent
+transitions exactly one wins, without SERIALIZABLE and without a lock held across reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from coaching_bookings.db import SLOT_BOOKED, bookings, call_reviews
+from coaching_bookings.domain.bookings import (
+    Booking,
+    BookingIdTakenError,
+    BookingStatus,
+    Side,
+    SlotAlreadyBookedError,
+)
+from coaching_bookings.domain.reviews import Review, ReviewAlreadySubmittedError
+from coaching_kit.user_directory import role_of
+
+
+class SqlBookingRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, booking: Booking) -> None:
+        try:
+            await self.conn.execute(insert(bookings).values(**_row(booking)))
+        except IntegrityError as exc:
+            raise BookingIdTakenError(f"booking {booking.id} already exists") from exc
+
+    async def get(self, booking_id: uuid.UUID) -> Booking | None:
+        query = select(bookings).where(bookings.c.id == booking_id)
+        row = (await self.conn.execute(query)).first()
+        return _booking(row._mapping) if row else None
+
+    async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None:
+        """Store the booking's new state if its stored status is still `expected`; None when
+        another transaction moved it on first."""
+        statement = (
+            update(bookings)
+            .where(bookings.c.id == booking.id, bookings.c.status == expected.value)
+            .values(**_row(booking))
+            .returning(*bookings.c)
+        )
+        row = (await self.conn.execute(statement)).first()
+        return _booking(row._mapping) if row else None
+
+    async def confirm(self, booking: Booking) -> Booking | None:
+        """PENDING -> ACTIVE. A savepoint, so that the caller can still reject the booking
+        when the slot's unique index says the slot already has its booking."""
+        try:
+            async with self.conn.begin_nested():
+                return await self.update(booking, expected=BookingStatus.PENDING)
+        except IntegrityError as exc:
+            if SLOT_BOOKED not in str(exc.orig):
+                raise
+            raise SlotAlreadyBookedError(f"slot {booking.slot_id} is already booked") from exc
+
+    async def complete_ended(
+        self, *, ended_by: datetime, now: datetime, limit: int
+    ) -> list[Booking]:
+        """Complete up to `limit` ACTIVE bookings that ended by `ended_by`, in one statement.
+
+        SKIP LOCKED: rows another replica (or a participant's command) is changing are left
+        to it, so replicas never take the same booking and never wait for each other. A CTE
+        that locks rows is never inlined, so the LIMIT is applied exactly once."""
+        due = (
+            select(bookings.c.id)
+            .where(bookings.c.status == BookingStatus.ACTIVE.value, bookings.c.end_time <= ended_by)
+            .order_by(bookings.c.end_time)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        statement = (
+            update(bookings)
+            .where(bookings.c.id == due.c.id, bookings.c.status == BookingStatus.ACTIVE.value)
+            .values(status=BookingStatus.COMPLETED.value, completed_at=now, updated_at=now)
+            .returning(*bookings.c)
+        )
+        return [_booking(row._mapping) for row in await self.conn.execute(statement)]
+
+
+class SqlReviewRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, review: Review) -> None:
+        """Insert; the unique booking_id decides a second review, race-free."""
+        try:
+            await self.conn.execute(insert(call_reviews).values(**_review_row(review)))
+        except IntegrityError as exc:
+            raise ReviewAlreadySubmittedError(
+                f"booking {review.booking_id} already has its review"
+            ) from exc
+
+
+class SqlUserDirectory:
+    """The users read model kit keeps in this database."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def role_of(self, user_id: uuid.UUID) -> str | None:
+        return await role_of(self.conn, user_id)
+
+
+def _row(booking: Booking) -> dict[str, Any]:
+    return {
+        "id": booking.id,
+        "slot_id": booking.slot_id,
+        "student_id": booking.student_id,
+        "coach_id": booking.coach_id,
+        "start_time": booking.start_time,
+        "end_time": booking.end_time,
+        "status": booking.status.value,
+        "no_show_by": _value(booking.no_show_by),
+        "cancelled_by": _value(booking.cancelled_by),
+        "cancelled_by_id": booking.cancelled_by_id,
+        "cancel_reason": booking.cancel_reason,
+        "completed_at": booking.completed_at,
+        "rejection_code": booking.rejection_code,
+        "rejection_message": booking.rejection_message,
+        "correlation_id": booking.correlation_id,
+        "reply_to": booking.reply_to,
+        "reply_correlation_id": booking.reply_correlation_id,
+        "created_at": booking.created_at,
+        "updated_at": booking.updated_at,
+    }
+
+
+def _booking(row: Any) -> Booking:
+    m = dict(row)
+    return Booking(
+        id=m["id"],
+        slot_id=m["slot_id"],
+        student_id=m["student_id"],
+        coach_id=m["coach_id"],
+        start_time=m["start_time"],
+        end_time=m["end_time"],
+        status=BookingStatus(m["status"]),
+        no_show_by=Side(m["no_show_by"]) if m["no_show_by"] else None,
+        cancelled_by=Side(m["cancelled_by"]) if m["cancelled_by"] else None,
+        cancelled_by_id=m["cancelled_by_id"],
+        cancel_reason=m["cancel_reason"],
+        completed_at=m["completed_at"],
+        rejection_code=m["rejection_code"],
+        rejection_message=m["rejection_message"],
+        correlation_id=m["correlation_id"],
+        reply_to=m["reply_to"],
+        reply_correlation_id=m["reply_correlation_id"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _review_row(review: Review) -> dict[str, Any]:
+    return {
+        "id": review.id,
+        "booking_id": review.booking_id,
+        "coach_id": review.coach_id,
+        "student_id": review.student_id,
+        "satisfaction_score": review.satisfaction_score,
+        "notes": review.notes,
+        "created_at": review.created_at,
+        "updated_at": review.updated_at,
+    }
+
+
+def _value(side: Side | None) -> str | None:
+    return side.value if side is not None else None

@@ -1,0 +1,319 @@
+"""The use cases over an in-memory unit of work: what is stored and what is published."""
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from coaching_bookings import usecases
+from coaching_bookings.domain import bookings, lifecycle, reviews
+from coaching_bookings.domain.bookings import Booking, BookingStatus, Caller
+from coaching_contracts.commands import (
+    CancelBooking,
+    CompleteBooking,
+    CreateBooking,
+    MarkNoShow,
+    SubmitReview,
+)
+from coaching_contracts.events import SlotReservationRejected, SlotReserved
+from coaching_kit.rejections import CommandRejectedError
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+HOLDS_SLOT = {"ACTIVE", "COMPLETED", "CANCELLED", "NO_SHOW"}
+
+
+class FakeBookings:
+    def __init__(self) -> None:
+        self.rows: dict[uuid.UUID, Booking] = {}
+        self.concurrent_winner: Booking | None = None
+
+    async def add(self, booking: Booking) -> None:
+        if booking.id in self.rows:
+            raise bookings.BookingIdTakenError("taken")
+        self.rows[booking.id] = booking
+
+    async def get(self, booking_id: uuid.UUID) -> Booking | None:
+        return self.rows.get(booking_id)
+
+    async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None:
+        if self.concurrent_winner is not None:  # another command commits just before us
+            self.rows[booking.id], self.concurrent_winner = self.concurrent_winner, None
+        current = self.rows.get(booking.id)
+        if current is None or current.status is not expected:
+            return None
+        self.rows[booking.id] = booking
+        return booking
+
+    async def confirm(self, booking: Booking) -> Booking | None:
+        if any(
+            b.slot_id == booking.slot_id and b.status in HOLDS_SLOT and b.id != booking.id
+            for b in self.rows.values()
+        ):
+            raise bookings.SlotAlreadyBookedError("held")
+        return await self.update(booking, expected=BookingStatus.PENDING)
+
+    async def complete_ended(
+        self, *, ended_by: datetime, now: datetime, limit: int
+    ) -> list[Booking]:
+        due = sorted(
+            (b for b in self.rows.values() if b.status is BookingStatus.ACTIVE),
+            key=lambda b: b.end_time,
+        )
+        done = [
+            replace(b, status=BookingStatus.COMPLETED, completed_at=now, updated_at=now)
+            for b in due
+            if b.end_time <= ended_by
+        ][:limit]
+        self.rows.update((b.id, b) for b in done)
+        return done
+
+
+class FakeReviews:
+    def __init__(self) -> None:
+        self.rows: list[reviews.Review] = []
+
+    async def add(self, review: reviews.Review) -> None:
+        if any(r.booking_id == review.booking_id for r in self.rows):
+            raise reviews.ReviewAlreadySubmittedError("once")
+        self.rows.append(review)
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.roles: dict[uuid.UUID, str] = {}
+
+    async def role_of(self, user_id: uuid.UUID) -> str | None:
+        return self.roles.get(user_id)
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.bookings = FakeBookings()
+        self.reviews = FakeReviews()
+        self.users = FakeUsers()
+        self.published: list[tuple[object, str | None]] = []
+        self.answered: list[tuple[object, Booking]] = []
+
+    def publish(self, event, *, correlation_id=None) -> None:
+        self.published.append((event, correlation_id))
+
+    def answer(self, event, booking) -> None:
+        self.answered.append((event, booking))
+
+
+@pytest.fixture
+def uow() -> FakeUnitOfWork:
+    return FakeUnitOfWork()
+
+
+def _people(uow: FakeUnitOfWork) -> tuple[uuid.UUID, uuid.UUID]:
+    student, coach = uuid.uuid4(), uuid.uuid4()
+    uow.users.roles.update({student: "STUDENT", coach: "COACH"})
+    return student, coach
+
+
+async def _requested(uow: FakeUnitOfWork, student: uuid.UUID) -> Booking:
+    command = CreateBooking(slot_id=uuid.uuid4(), student_id=student)
+    booking_id = uuid.uuid4()
+    await usecases.create_booking(uow, command, booking_id, Caller("corr", "replies", "r1"), NOW)
+    return uow.bookings.rows[booking_id]
+
+
+def _reserved(booking: Booking, coach: uuid.UUID, starts_in: timedelta) -> SlotReserved:
+    return SlotReserved(
+        slot_id=booking.slot_id,
+        booking_id=booking.id,
+        coach_id=coach,
+        start_time=NOW + starts_in,
+        end_time=NOW + starts_in + timedelta(hours=1),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+async def _active(uow, starts_in=timedelta(hours=2)) -> tuple[Booking, uuid.UUID, uuid.UUID]:
+    student, coach = _people(uow)
+    booking = await _requested(uow, student)
+    await usecases.confirm_booking(uow, _reserved(booking, coach, starts_in), NOW)
+    return uow.bookings.rows[booking.id], student, coach
+
+
+async def test_a_request_is_stored_pending_and_published_as_requested(uow):
+    student, _ = _people(uow)
+    booking = await _requested(uow, student)
+    assert booking.status is BookingStatus.PENDING
+    assert booking.reply_to == "replies"
+    ((event, correlation),) = uow.published
+    assert (event.TYPE, event.booking_id, event.status) == (
+        "coaching.booking.requested.v1",
+        booking.id,
+        "PENDING",
+    )
+    assert correlation is None  # caused by the command: its correlation carries on
+    assert uow.answered == []  # the command's outcome comes with the slots service's answer
+
+
+@pytest.mark.parametrize(("role", "code"), [(None, "unknown_user"), ("COACH", "forbidden")])
+async def test_only_a_known_student_gets_a_request_stored(uow, role, code):
+    user = uuid.uuid4()
+    if role:
+        uow.users.roles[user] = role
+    with pytest.raises(CommandRejectedError) as caught:
+        await _requested(uow, user)
+    assert caught.value.code == code
+    assert (uow.bookings.rows, uow.published) == ({}, [])
+
+
+async def test_a_booking_id_used_before_is_a_conflict(uow):
+    student, _ = _people(uow)
+    booking = await _requested(uow, student)
+    command = CreateBooking(slot_id=uuid.uuid4(), student_id=student)
+    with pytest.raises(bookings.BookingIdTakenError) as caught:
+        await usecases.create_booking(uow, command, booking.id, Caller("c"), NOW)
+    assert caught.value.code == "conflict"
+
+
+async def test_a_reserved_slot_answers_the_request_confirmed_with_the_session(uow):
+    booking, student, coach = await _active(uow)
+    ((event, answered_for),) = uow.answered
+    assert event.TYPE == "coaching.booking.confirmed.v1"
+    assert (event.coach_id, event.student_id, event.status) == (coach, student, "ACTIVE")
+    assert event.start_time == NOW + timedelta(hours=2)
+    assert answered_for.reply_to == "replies"
+    assert booking.status is BookingStatus.ACTIVE
+
+
+async def test_a_reservation_repeated_or_for_an_unknown_booking_changes_nothing(uow):
+    booking, _, coach = await _active(uow)
+    uow.answered.clear()
+    await usecases.confirm_booking(uow, _reserved(booking, coach, timedelta(hours=5)), NOW)
+    stranger = replace(booking, id=uuid.uuid4())
+    await usecases.confirm_booking(uow, _reserved(stranger, coach, timedelta(hours=5)), NOW)
+    assert uow.answered == []
+    assert uow.bookings.rows[booking.id].start_time == NOW + timedelta(hours=2)
+
+
+async def test_a_refused_reservation_answers_the_request_rejected_with_its_code(uow):
+    student, _ = _people(uow)
+    booking = await _requested(uow, student)
+    refusal = SlotReservationRejected(
+        slot_id=booking.slot_id, booking_id=booking.id, code="slot_in_past", message="over"
+    )
+    await usecases.reject_booking(uow, refusal, NOW)
+    await usecases.reject_booking(uow, refusal, NOW)  # a redelivered refusal: nothing more
+    ((event, _),) = uow.answered
+    assert (event.TYPE, event.code, event.message) == (
+        "coaching.booking.rejected.v1",
+        "slot_in_past",
+        "over",
+    )
+    assert uow.bookings.rows[booking.id].status is BookingStatus.REJECTED
+
+
+async def test_a_slot_that_already_has_its_booking_rejects_a_second_confirmation(uow):
+    first, _, coach = await _active(uow)
+    student, _ = _people(uow)
+    second = await _requested(uow, student)
+    second = replace(second, slot_id=first.slot_id)
+    uow.bookings.rows[second.id] = second
+    await usecases.confirm_booking(uow, _reserved(second, coach, timedelta(hours=2)), NOW)
+    event, _ = uow.answered[-1]
+    assert (event.TYPE, event.code) == ("coaching.booking.rejected.v1", "slot_unavailable")
+
+
+async def test_cancelling_publishes_the_full_state_with_who_and_why(uow):
+    booking, _, coach = await _active(uow)
+    command = CancelBooking(booking_id=booking.id, actor_id=coach, reason="Sick")
+    event = await usecases.cancel_booking(uow, command, lifecycle.Policy(), NOW)
+    assert (event.status, event.cancelled_by, event.cancelled_by_id, event.reason) == (
+        "CANCELLED",
+        "COACH",
+        coach,
+        "Sick",
+    )
+    assert (event.coach_id, event.end_time) == (coach, booking.end_time)
+    assert uow.bookings.rows[booking.id].status is BookingStatus.CANCELLED
+
+
+async def test_the_deployments_cutoff_reaches_the_cancellation_rule(uow):
+    booking, student, _ = await _active(uow, starts_in=timedelta(minutes=30))
+    policy = lifecycle.Policy(cancellation_cutoff=timedelta(hours=1))
+    command = CancelBooking(booking_id=booking.id, actor_id=student)
+    with pytest.raises(lifecycle.CancellationTooLateError):
+        await usecases.cancel_booking(uow, command, policy, NOW)
+    assert uow.bookings.rows[booking.id].status is BookingStatus.ACTIVE
+
+
+async def test_completing_a_started_session_records_when(uow):
+    booking, student, _ = await _active(uow, starts_in=-timedelta(minutes=5))
+    event = await usecases.complete_booking(
+        uow, CompleteBooking(booking_id=booking.id, actor_id=student), NOW
+    )
+    assert (event.TYPE, event.completed_at) == ("coaching.booking.completed.v1", NOW)
+
+
+async def test_marking_a_no_show_names_the_absent_side(uow):
+    booking, _, coach = await _active(uow, starts_in=-timedelta(minutes=5))
+    command = MarkNoShow(booking_id=booking.id, actor_id=coach, no_show_by="STUDENT")
+    event = await usecases.mark_no_show(uow, command, NOW)
+    assert (event.TYPE, event.no_show_by) == ("coaching.booking.no-show.v1", "STUDENT")
+
+
+async def test_a_missing_booking_is_not_found(uow):
+    command = CompleteBooking(booking_id=uuid.uuid4(), actor_id=uuid.uuid4())
+    with pytest.raises(bookings.BookingNotFoundError) as caught:
+        await usecases.complete_booking(uow, command, NOW)
+    assert caught.value.code == "not_found"
+
+
+async def test_a_command_that_loses_the_race_to_a_concurrent_one_is_a_conflict(uow):
+    booking, student, coach = await _active(uow, starts_in=-timedelta(minutes=5))
+    uow.bookings.concurrent_winner = lifecycle.mark_no_show(
+        booking, actor_id=coach, no_show_by="STUDENT", now=NOW
+    )
+    command = CompleteBooking(booking_id=booking.id, actor_id=student)
+    with pytest.raises(lifecycle.BookingNotActiveError) as caught:
+        await usecases.complete_booking(uow, command, NOW)
+    assert caught.value.code == "conflict"
+    assert uow.bookings.rows[booking.id].status is BookingStatus.NO_SHOW
+
+
+async def test_a_review_is_stored_once_and_published(uow):
+    booking, student, coach = await _active(uow, starts_in=-timedelta(minutes=5))
+    await usecases.complete_booking(
+        uow, CompleteBooking(booking_id=booking.id, actor_id=student), NOW
+    )
+    command = SubmitReview(
+        booking_id=booking.id, actor_id=student, satisfaction_score=5, notes="Great"
+    )
+    review_id = uuid.uuid4()
+    event = await usecases.submit_review(uow, command, review_id, NOW)
+    assert (event.review_id, event.coach_id, event.satisfaction_score) == (review_id, coach, 5)
+    with pytest.raises(reviews.ReviewAlreadySubmittedError) as caught:
+        await usecases.submit_review(uow, command, uuid.uuid4(), NOW)
+    assert caught.value.code == "conflict"
+    assert len(uow.reviews.rows) == 1
+
+
+async def test_auto_completion_takes_ended_sessions_in_batches_continuing_their_correlation(uow):
+    ended = [(await _active(uow, starts_in=-timedelta(hours=h)))[0] for h in (2, 3, 4)]
+    running, _, _ = await _active(uow, starts_in=-timedelta(minutes=30))
+    uow.published.clear()
+    policy = lifecycle.Policy()
+    assert await usecases.complete_ended_bookings(uow, policy, 2, NOW) == 2
+    assert await usecases.complete_ended_bookings(uow, policy, 2, NOW) == 1
+    assert await usecases.complete_ended_bookings(uow, policy, 2, NOW) == 0
+    assert {e.booking_id for e, _ in uow.published} == {b.id for b in ended}
+    assert {c for _, c in uow.published} == {"corr"}
+    assert all(e.completed_at == NOW for e, _ in uow.published)
+    assert uow.bookings.rows[running.id].status is BookingStatus.ACTIVE
+
+
+async def test_auto_completion_leaves_a_session_alone_during_the_grace(uow):
+    booking, _, _ = await _active(uow, starts_in=-timedelta(minutes=70))  # ended 10 min ago
+    policy = lifecycle.Policy(completion_grace=timedelta(minutes=15))
+    assert await usecases.complete_ended_bookings(uow, policy, 10, NOW) == 0
+    later = NOW + timedelta(minutes=5)
+    assert await usecases.complete_ended_bookings(uow, policy, 10, later) == 1
+    assert uow.bookings.rows[booking.id].completed_at == later

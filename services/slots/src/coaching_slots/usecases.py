@@ -1,0 +1,103 @@
+"""Use cases of the slots service: one async function per command or consumed event."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Protocol
+
+from coaching_contracts.commands import CreateSlot, DeleteSlot
+from coaching_contracts.events import (
+    BookingCancelled,
+    BookingRequested,
+    SlotCreated,
+    SlotDeleted,
+    SlotReservationRejected,
+    SlotReserved,
+)
+from coaching_slots import domain
+
+
+class SlotRepository(Protocol):
+    async def add(self, slot: domain.Slot) -> None: ...
+    async def get(self, slot_id: uuid.UUID, *, for_update: bool = False) -> domain.Slot | None: ...
+    async def mark_deleted(self, slot: domain.Slot) -> None: ...
+    async def reserve(
+        self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime, bookable_after: datetime
+    ) -> domain.Slot | None: ...
+    async def release(self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime) -> bool: ...
+
+
+class UserDirectory(Protocol):
+    async def role_of(self, user_id: uuid.UUID) -> str | None: ...
+
+
+class UnitOfWork(Protocol):
+    """What the use cases need; the consumer owns the transaction around them."""
+
+    @property
+    def slots(self) -> SlotRepository: ...
+
+    @property
+    def users(self) -> UserDirectory: ...
+
+
+async def create_slot(
+    uow: UnitOfWork, cmd: CreateSlot, slot_id: uuid.UUID, now: datetime, policies: domain.Policies
+) -> SlotCreated:
+    domain.require_coach(await uow.users.role_of(cmd.coach_id), cmd.coach_id)
+    slot = domain.new_slot(
+        slot_id=slot_id,
+        coach_id=cmd.coach_id,
+        start_time=cmd.start_time,
+        end_time=cmd.end_time,
+        now=now,
+        policies=policies,
+    )
+    await uow.slots.add(slot)
+    return SlotCreated(**_state(slot))
+
+
+async def delete_slot(uow: UnitOfWork, cmd: DeleteSlot, now: datetime) -> SlotDeleted:
+    # Locked until commit, so a reservation cannot slip in between this check and the write.
+    slot = await uow.slots.get(cmd.slot_id, for_update=True)
+    deleted = domain.delete(slot, slot_id=cmd.slot_id, actor_id=cmd.actor_id, now=now)
+    await uow.slots.mark_deleted(deleted)
+    return SlotDeleted(**_state(deleted), status=deleted.status.value)
+
+
+async def reserve_slot(
+    uow: UnitOfWork, event: BookingRequested, now: datetime, policies: domain.Policies
+) -> SlotReserved | SlotReservationRejected:
+    """The booking saga's step on this side: hold the slot for the booking, or say why not."""
+    slot_id, booking_id = event.slot_id, event.booking_id
+    outcome: domain.Slot | domain.ReservationRefused | None
+    outcome = await uow.slots.reserve(slot_id, booking_id, now, policies.bookable_after(now))
+    if outcome is None:
+        # Read again after the statement: a request that lost a race sees the winner's row.
+        slot = await uow.slots.get(slot_id)
+        outcome = domain.reservation_outcome(
+            slot, booking_id=booking_id, now=now, policies=policies
+        )
+    if isinstance(outcome, domain.ReservationRefused):
+        return SlotReservationRejected(
+            slot_id=slot_id, booking_id=booking_id, code=outcome.code, message=outcome.message
+        )
+    return SlotReserved(**_state(outcome), booking_id=booking_id)
+
+
+async def release_slot(uow: UnitOfWork, event: BookingCancelled, now: datetime) -> None:
+    """A cancelled booking's time no longer blocks its coach; the slot stays UNAVAILABLE."""
+    await uow.slots.release(event.slot_id, event.booking_id, now)
+
+
+def _state(slot: domain.Slot) -> dict[str, Any]:
+    """The fields every slot event carries; status is each event's own."""
+    return {
+        "slot_id": slot.id,
+        "coach_id": slot.coach_id,
+        "start_time": slot.start_time,
+        "end_time": slot.end_time,
+        "created_at": slot.created_at,
+        "updated_at": slot.updated_at,
+    }

@@ -1,0 +1,159 @@
+"""The repository over the migrated database: the rules PostgreSQL itself enforces, shown
+with real concurrent transactions (the second one blocks on the first, then loses)."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from coaching_kit.db import create_engine
+from coaching_slots import domain
+from coaching_slots.repository import SqlSlotRepository
+
+pytestmark = pytest.mark.stack
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+async def engine(scratch_database) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(await scratch_database("slots"))
+    yield engine
+    await engine.dispose()
+
+
+def _slot(coach: uuid.UUID, start: datetime, length: timedelta = HOUR) -> domain.Slot:
+    return domain.new_slot(
+        slot_id=uuid.uuid4(),
+        coach_id=coach,
+        start_time=start,
+        end_time=start + length,
+        now=NOW,
+        policies=domain.Policies(),
+    )
+
+
+async def _add(engine: AsyncEngine, slot: domain.Slot) -> None:
+    async with engine.begin() as conn:
+        await SqlSlotRepository(conn).add(slot)
+
+
+async def _get(engine: AsyncEngine, slot_id: uuid.UUID) -> domain.Slot | None:
+    async with engine.connect() as conn:
+        return await SqlSlotRepository(conn).get(slot_id)
+
+
+async def _until_a_session_waits_for_a_lock(engine: AsyncEngine) -> None:
+    """Proof that the second transaction really runs into the first, not after it."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        async with engine.connect() as conn:
+            if (await conn.execute(query)).scalar_one():
+                return
+        assert time.monotonic() < deadline, "the second transaction never waited"
+        await asyncio.sleep(0.02)
+
+
+async def _race(engine: AsyncEngine, first, second):
+    """Run `first` in an open transaction, start `second` in another, wait until it blocks
+    on the first, commit the first; returns what `second` returned or raised."""
+    async with engine.begin() as conn:
+        await first(SqlSlotRepository(conn))
+
+        async def run_second():
+            async with engine.begin() as other:
+                return await second(SqlSlotRepository(other))
+
+        racing = asyncio.create_task(run_second())
+        await _until_a_session_waits_for_a_lock(engine)
+    return (await asyncio.gather(racing, return_exceptions=True))[0]
+
+
+async def test_of_two_concurrent_overlapping_slots_the_database_keeps_only_the_first(engine):
+    coach = uuid.uuid4()
+    first, second = _slot(coach, NOW + HOUR), _slot(coach, NOW + HOUR + timedelta(minutes=30))
+    outcome = await _race(engine, lambda r: r.add(first), lambda r: r.add(second))
+    assert isinstance(outcome, domain.SlotOverlapError)
+    assert outcome.code == "conflict"
+    assert await _get(engine, first.id) is not None
+    assert await _get(engine, second.id) is None
+
+
+async def test_a_reused_slot_id_is_a_conflict(engine):
+    slot = _slot(uuid.uuid4(), NOW + HOUR)
+    await _add(engine, slot)
+    with pytest.raises(domain.SlotIdTakenError):
+        await _add(engine, replace(slot, coach_id=uuid.uuid4()))
+
+
+async def test_back_to_back_slots_and_other_coaches_do_not_conflict(engine):
+    coach = uuid.uuid4()
+    await _add(engine, _slot(coach, NOW + HOUR))
+    await _add(engine, _slot(coach, NOW + 2 * HOUR))
+    await _add(engine, _slot(coach, NOW + HOUR / 2, HOUR / 2))  # ends as the first starts
+    await _add(engine, _slot(uuid.uuid4(), NOW + HOUR))
+
+
+async def test_deleted_and_released_slots_no_longer_hold_their_time(engine):
+    coach, later = uuid.uuid4(), NOW + timedelta(minutes=1)
+    deleted, booked = _slot(coach, NOW + HOUR), _slot(coach, NOW + 3 * HOUR)
+    booking = uuid.uuid4()
+    for slot in (deleted, booked):
+        await _add(engine, slot)
+    async with engine.begin() as conn:
+        slots = SqlSlotRepository(conn)
+        gone = domain.delete(deleted, slot_id=deleted.id, actor_id=coach, now=later)
+        await slots.mark_deleted(gone)
+        assert await slots.reserve(booked.id, booking, later, later)
+        assert not await slots.release(booked.id, uuid.uuid4(), later)
+        assert await slots.release(booked.id, booking, later)
+    await _add(engine, _slot(coach, NOW + HOUR))
+    await _add(engine, _slot(coach, NOW + 3 * HOUR))
+    released = await _get(engine, booked.id)
+    assert released is not None
+    assert (released.status, released.booking_id) == (domain.SlotStatus.UNAVAILABLE, booking)
+
+
+async def test_of_two_concurrent_reservations_only_the_first_holds_the_slot(engine):
+    slot, now = _slot(uuid.uuid4(), NOW + HOUR), datetime.now(UTC)
+    await _add(engine, slot)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    outcome = await _race(
+        engine,
+        lambda r: r.reserve(slot.id, first, now, now),
+        lambda r: r.reserve(slot.id, second, now, now),
+    )
+    assert outcome is None
+    held = await _get(engine, slot.id)
+    assert held is not None
+    assert (held.status, held.booking_id) == (domain.SlotStatus.UNAVAILABLE, first)
+
+
+async def test_the_guarded_reservation_matches_only_a_live_slot_starting_after_the_notice(
+    engine,
+):
+    now = datetime.now(UTC)
+    slot = _slot(uuid.uuid4(), NOW + HOUR)
+    await _add(engine, slot)
+    async with engine.begin() as conn:
+        slots = SqlSlotRepository(conn)
+        assert await slots.reserve(uuid.uuid4(), uuid.uuid4(), now, now) is None
+        assert await slots.reserve(slot.id, uuid.uuid4(), now, slot.start_time) is None
+        reserved = await slots.reserve(slot.id, booking := uuid.uuid4(), now, now)
+    assert reserved is not None
+    assert (reserved.booking_id, reserved.updated_at, reserved.created_at) == (
+        booking,
+        now,
+        slot.created_at,
+    )
