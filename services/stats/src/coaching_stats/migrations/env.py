@@ -1,0 +1,4 @@
+from coaching_kit.migrations import run_env
+from coaching_stats.db import metadata
+
+run_env(metadata)
