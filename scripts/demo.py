@@ -2,7 +2,8 @@
 
 A coach and students register; the coach publishes slots; five students race for one slot
 (exactly one wins); the winner's session completes by itself when the slot ends; the
-student reviews the call. Every step prints the outcome events the platform published.
+student reviews the call; the coach's stats follow every step. Each step prints the outcome
+events the platform published.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from coaching_contracts.topics import (
     BOOKINGS_EVENTS,
     SLOTS_COMMANDS,
     SLOTS_EVENTS,
+    STATS_EVENTS,
     USERS_COMMANDS,
     USERS_EVENTS,
 )
@@ -128,13 +130,37 @@ async def scenario(client: Client) -> None:
         notes="Clear and kind.",
     )
     show("review", await client.send(BOOKINGS_COMMANDS, review))
+    print("6. The coach's stats, as the stats service published them")
+    await show_stats(client.events, coach, expected_reviews=1)
+
+
+async def show_stats(events: Watcher, coach: str, expected_reviews: int) -> None:
+    (last,) = await events.wait_for(
+        lambda s: (
+            s.type == "coaching.coach-stats.updated.v1"
+            and s.key == coach
+            and s.json()["reviewCount"] == expected_reviews
+        ),
+        timeout=60,
+    )
+    history = events.matching(lambda s: s.type == last.type and s.key == coach)
+    print(f"  {'totalSlots':>10} {'totalCalls':>10} {'completed':>10} {'rating':>7}  after")
+    for record in history:
+        stats = record.json()
+        rating = stats["averageRating"]
+        print(
+            f"  {stats['totalSlots']:>10} {stats['totalCalls']:>10} "
+            f"{stats['completedSlots']:>10} {rating if rating is not None else '-':>7}  "
+            f"{record.headers.get('ce_causationid', '')[:8]}"
+        )
 
 
 async def main() -> None:
     bus = Bus(KAFKA)
     await bus.start()
     try:
-        async with bus.watch(USERS_EVENTS, SLOTS_EVENTS, BOOKINGS_EVENTS) as events:
+        topics = (USERS_EVENTS, SLOTS_EVENTS, BOOKINGS_EVENTS, STATS_EVENTS)
+        async with bus.watch(*topics) as events:
             await scenario(Client(bus, events))
     finally:
         await bus.stop()
