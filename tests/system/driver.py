@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+
 from coaching_contracts.commands import CreateBooking, CreateSlot, RegisterUser
 from coaching_contracts.topics import (
     BOOKINGS_COMMANDS,
@@ -18,6 +20,7 @@ from coaching_contracts.topics import (
     USERS_EVENTS,
 )
 from coaching_kit.bus import Bus, Seen, Watcher, outcome_of
+from coaching_kit.relay import asyncpg_dsn
 
 REJECTED = "coaching.command.rejected.v1"
 FINAL_BOOKING = {"coaching.booking.confirmed.v1", "coaching.booking.rejected.v1", REJECTED}
@@ -70,6 +73,19 @@ class Platform:
                 return record
             assert time.monotonic() < deadline, "slots never learned of the coach"
             await asyncio.sleep(0.2)
+
+    async def until_known(self, service: str, user_ids: list[str], timeout: float = 30) -> None:
+        """Until `service` has folded these users into its directory: services learn of new
+        users from users.events, a moment after the users service answered."""
+        deadline = time.monotonic() + timeout
+        query = "SELECT count(*) FROM user_directory WHERE user_id = ANY($1::uuid[])"
+        conn = await asyncpg.connect(asyncpg_dsn(self.databases[service]))
+        try:
+            while await conn.fetchval(query, user_ids) < len(set(user_ids)):
+                assert time.monotonic() < deadline, f"{service} never learned of the users"
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
 
     async def book(self, slot_id: str, student_id: str) -> Seen:
         """The booking's final outcome: confirmed, rejected, or a command rejection."""

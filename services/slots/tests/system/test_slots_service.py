@@ -153,10 +153,21 @@ async def test_its_coach_deletes_a_slot_and_may_offer_the_time_again(slots, coac
     assert again.type == CREATED
 
 
-async def test_another_coach_cannot_delete_a_slot(slots, coach):
+@pytest.mark.parametrize("actor", ["another coach", "a student", "an unknown user"])
+async def test_only_its_coach_may_delete_a_slot(slots, coach, actor):
     slot = await slots.slot(coach, start_in=7 * 3600)
-    other = await slots.known_coach()
-    assert _code(await slots.delete(slot["slotId"], other)) == (REJECTED, "forbidden")
+    others = {
+        "another coach": slots.known_coach,
+        "a student": lambda: slots.register("STUDENT"),
+        "an unknown user": _unknown,
+    }
+    who = await others[actor]()
+    assert _code(await slots.delete(slot["slotId"], who)) == (REJECTED, "forbidden")
+    assert _code(await slots.delete(slot["slotId"], coach))[0] == "coaching.slot.deleted.v1"
+
+
+async def _unknown() -> uuid.UUID:
+    return uuid.uuid4()
 
 
 async def test_a_booked_slot_cannot_be_deleted(slots, coach):
