@@ -25,7 +25,6 @@ from coaching_bookings.domain.bookings import (
     SlotAlreadyBookedError,
 )
 from coaching_bookings.domain.reviews import Review, ReviewAlreadySubmittedError
-from coaching_kit.user_directory import role_of
 
 
 class SqlBookingRepository:
@@ -103,16 +102,6 @@ class SqlReviewRepository:
             raise ReviewAlreadySubmittedError(
                 f"booking {review.booking_id} already has its review"
             ) from exc
-
-
-class SqlUserDirectory:
-    """The users read model kit keeps in this database."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def role_of(self, user_id: uuid.UUID) -> str | None:
-        return await role_of(self.conn, user_id)
 
 
 def _row(booking: Booking) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from coaching_bookings.domain.lifecycle import Policy
 from coaching_bookings.repository import (
     SqlBookingRepository,
     SqlReviewRepository,
-    SqlUserDirectory,
 )
 from coaching_contracts.base import WireModel
 from coaching_contracts.commands import (
@@ -31,7 +30,7 @@ from coaching_contracts.events import (
 )
 from coaching_contracts.topics import BOOKINGS_COMMANDS, BOOKINGS_EVENTS, SLOTS_EVENTS, USERS_EVENTS
 from coaching_kit.handlers import MessageContext, MessageHandlers
-from coaching_kit.user_directory import remember_user
+from coaching_kit.user_directory import UserDirectory, remember_user
 
 users_events = MessageHandlers(topic=USERS_EVENTS, commands=False)
 slots_events = MessageHandlers(topic=SLOTS_EVENTS, commands=False)
@@ -41,7 +40,7 @@ class SqlUnitOfWork:
     def __init__(self, ctx: MessageContext) -> None:
         self.bookings = SqlBookingRepository(ctx.conn)
         self.reviews = SqlReviewRepository(ctx.conn)
-        self.users = SqlUserDirectory(ctx.conn)
+        self.users = UserDirectory(ctx.conn)
         self._ctx = ctx
 
     def publish(self, event: WireModel, *, correlation_id: str | None = None) -> None:

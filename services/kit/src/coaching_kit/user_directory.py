@@ -39,3 +39,14 @@ async def role_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
     """COACH, STUDENT, or None for a user this service has not heard of."""
     query = select(USER_DIRECTORY.c.role).where(USER_DIRECTORY.c.user_id == user_id)
     return (await conn.execute(query)).scalar_one_or_none()
+
+
+class UserDirectory:
+    """The directory bound to a handler's connection: what a unit of work exposes to use
+    cases that need to know who an actor is."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def role_of(self, user_id: uuid.UUID) -> str | None:
+        return await role_of(self.conn, user_id)

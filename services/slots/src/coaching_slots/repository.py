@@ -9,7 +9,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coaching_kit import user_directory
 from coaching_slots.db import NO_OVERLAP, PRIMARY_KEY, slots
 from coaching_slots.domain import Slot, SlotIdTakenError, SlotOverlapError, SlotStatus
 
@@ -82,14 +81,6 @@ class SqlSlotRepository:
             .values(released_at=now, updated_at=now)
         )
         return bool(result.rowcount)
-
-
-class SqlUserDirectory:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def role_of(self, user_id: uuid.UUID) -> str | None:
-        return await user_directory.role_of(self.conn, user_id)
 
 
 def _row(slot: Slot) -> dict[str, object]:

@@ -15,16 +15,16 @@ from coaching_contracts.events import (
 )
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_COMMANDS, SLOTS_EVENTS, USERS_EVENTS
 from coaching_kit.handlers import MessageContext, MessageHandlers
-from coaching_kit.user_directory import remember_user
+from coaching_kit.user_directory import UserDirectory, remember_user
 from coaching_slots import usecases
 from coaching_slots.domain import Policies
-from coaching_slots.repository import SqlSlotRepository, SqlUserDirectory
+from coaching_slots.repository import SqlSlotRepository
 
 
 class SqlUnitOfWork:
     def __init__(self, ctx: MessageContext) -> None:
         self.slots = SqlSlotRepository(ctx.conn)
-        self.users = SqlUserDirectory(ctx.conn)
+        self.users = UserDirectory(ctx.conn)
 
 
 users_events = MessageHandlers(topic=USERS_EVENTS, commands=False)
