@@ -39,7 +39,7 @@ test-fast: ## unit tests only (no stack)
 lint: ## ruff, formatting, mypy strict, import contracts
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy contracts/src services/*/src
+	.venv/bin/mypy contracts/src services/*/src chaos/src
 	.venv/bin/lint-imports
 
 schemas: ## regenerate the committed JSON Schemas from the contract models
