@@ -112,21 +112,9 @@ class Watcher:
 
     async def __aenter__(self) -> Watcher:
         await self._consumer.start()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self.topics
-            for p in sorted(
-                self._consumer.partitions_for_topic(topic) or await self._partitions(topic)
-            )
-        ]
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_beginning(*partitions)
+        await read_from_beginning(self._consumer, self.topics)
         self._task = asyncio.create_task(self._collect())
         return self
-
-    async def _partitions(self, topic: str) -> set[int]:
-        await self._consumer._client.force_metadata_update()  # topics made after start()
-        return self._consumer.partitions_for_topic(topic) or set()
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task:
@@ -175,6 +163,27 @@ class Watcher:
 
     def matching(self, predicate: Callable[[Seen], bool]) -> list[Seen]:
         return [s for s in self.seen if predicate(s)]
+
+
+async def all_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of the topics; a missing topic is an error, not an empty history."""
+    # A consumer without a subscription knows no topic's partitions until asked to refresh.
+    await consumer._client.force_metadata_update()
+    found = {topic: consumer.partitions_for_topic(topic) for topic in topics}
+    missing = sorted(topic for topic, parts in found.items() if not parts)
+    if missing:
+        raise LookupError(f"no such topic: {', '.join(missing)}")
+    return [TopicPartition(t, p) for t, parts in found.items() for p in sorted(parts or ())]
+
+
+async def read_from_beginning(
+    consumer: AIOKafkaConsumer, topics: list[str]
+) -> list[TopicPartition]:
+    """Assign every partition of the topics (no consumer group) at its first offset."""
+    partitions = await all_partitions(consumer, topics)
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    return partitions
 
 
 def outcome_of(command_id: str) -> Callable[[Seen], bool]:

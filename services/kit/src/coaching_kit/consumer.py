@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from coaching_contracts.base import WireModel
 from coaching_contracts.events import CommandRejected
 from coaching_contracts.topics import dlq
-from coaching_kit.envelope import Envelope, EnvelopeError, readable_id
+from coaching_kit.envelope import Envelope, EnvelopeError, is_topic_name, readable_id
 from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers
 from coaching_kit.inbox import first_delivery
 from coaching_kit.outbox import OutgoingMessage, add_to_outbox
@@ -211,7 +211,8 @@ class Consumer:
             source="unknown",
             time=datetime.now(UTC),
             correlation_id=_header(headers, "ce_correlationid") or command_id,
-            reply_to=_header(headers, "reply_to"),
+            # A reply target Kafka would refuse would stall the relay: answer on events only.
+            reply_to=_header(headers, "reply_to") if _valid_reply_to(headers) else None,
             reply_correlation_id=_header(headers, "correlation_id"),
         )
         ctx = Emitter(request, self.config.source, self.config.topic_prefix)
@@ -233,6 +234,10 @@ def _rejected(request: Envelope, code: str, message: str) -> CommandRejected:
 def _header(headers: dict[str, bytes], name: str) -> str | None:
     value = headers.get(name)
     return value.decode(errors="replace") if value else None
+
+
+def _valid_reply_to(headers: dict[str, bytes]) -> bool:
+    return is_topic_name(headers.get("reply_to", b""))
 
 
 def _at(record: ConsumerRecord[Any, Any]) -> str:

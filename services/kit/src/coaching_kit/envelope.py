@@ -8,6 +8,7 @@ extensions every message of the platform carries and the rule that propagates th
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ REPLY_TO_HEADER = "reply_to"
 REPLY_CORRELATION_HEADER = "correlation_id"
 
 KafkaHeaders = Iterable[tuple[str, bytes]]
+CORRELATION_HEADER = "ce_" + CORRELATION_ATTR
+# The longest id kept: the inbox's message_id and the saga's stored correlation columns.
+MAX_ID_CHARS = 300
+_TOPIC_NAME = re.compile(rb"[a-zA-Z0-9._-]{1,249}")
 
 
 class EnvelopeError(ValueError):
@@ -121,6 +126,7 @@ class Envelope:
     def from_headers(cls, headers: KafkaHeaders | Mapping[str, bytes]) -> Envelope:
         """Read the envelope of a consumed message; `EnvelopeError` says what is wrong."""
         raw = dict(headers.items() if isinstance(headers, Mapping) else headers)
+        _require_identity(raw)
         try:
             event = ce_kafka.from_binary(ce_kafka.KafkaMessage(raw, None, b""), _FORMAT, CloudEvent)
         except (BaseCloudEventException, UnicodeDecodeError, ValueError, OverflowError) as exc:
@@ -142,6 +148,28 @@ class Envelope:
         )
 
 
+def _require_identity(raw: Mapping[str, bytes]) -> None:
+    # The SDK fills in a missing id (a random UUID) and specversion ("1.0"); for a message
+    # consumed off Kafka that would turn a command without an idempotency key into one with
+    # a new key per delivery (applied again on every redelivery), so both must be sent.
+    for attribute in ("ce_specversion", "ce_id"):
+        if not raw.get(attribute):
+            raise EnvelopeError(f"not a CloudEvents 1.0 binary-mode message: no {attribute}")
+    # Ids are stored (inbox, saga state) and a reply topic is published to: a value that
+    # cannot be must fail here, as a dead letter, not later as a handler that never succeeds.
+    for name in ("ce_id", CORRELATION_HEADER, REPLY_CORRELATION_HEADER):
+        if len(raw.get(name) or b"") > MAX_ID_CHARS:
+            raise EnvelopeError(f"{name} longer than {MAX_ID_CHARS} characters")
+    reply_to = raw.get(REPLY_TO_HEADER)
+    if reply_to and not is_topic_name(reply_to):
+        raise EnvelopeError(f"{REPLY_TO_HEADER} is not a Kafka topic name: {reply_to!r}")
+
+
+def is_topic_name(value: bytes) -> bool:
+    """Whether Kafka accepts this as a topic name (a reply target a client gave us)."""
+    return _TOPIC_NAME.fullmatch(value) is not None
+
+
 def _text(value: bytes | None) -> str | None:
     return value.decode(errors="replace") if value else None
 
@@ -149,7 +177,7 @@ def _text(value: bytes | None) -> str | None:
 def readable_id(headers: KafkaHeaders) -> str | None:
     """The `ce_id` of a message whose envelope is otherwise broken, if it can be read."""
     for name, value in headers:
-        if name.lower() == "ce_id" and value:
+        if name.lower() == "ce_id" and value and len(value) <= MAX_ID_CHARS:
             try:
                 return value.decode()
             except UnicodeDecodeError:

@@ -1,8 +1,8 @@
 """Liveness and readiness over HTTP, on each service's port.
 
-`/health` answers while the process runs. `/ready` answers 200 only when the service's
-database and the Kafka cluster both respond, so an orchestrator routes nothing to (and a
-rollout waits for) a replica that cannot work.
+`/health` answers 200 while the app runs (503 once it has stopped, e.g. a failed start).
+`/ready` answers 200 only when the service's database and the Kafka cluster both respond,
+so an orchestrator routes nothing to (and a rollout waits for) a replica that cannot work.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ async def _run(check: Check) -> str:
     return "up"
 
 
-def health_routes(service: str, checks: Mapping[str, Check]) -> list[tuple[str, Any]]:
+def health_routes(
+    service: str, checks: Mapping[str, Check], alive: Callable[[], bool]
+) -> list[tuple[str, Any]]:
     @get
     async def health(scope: Any) -> AsgiResponse:
+        # The HTTP server can outlive the app (a startup that failed): then it is not alive.
+        if not alive():
+            return _json(503, {"service": service, "status": "stopped"})
         return _json(200, {"service": service, "status": "alive"})
 
     @get

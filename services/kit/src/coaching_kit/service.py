@@ -12,6 +12,8 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
@@ -22,6 +24,7 @@ from coaching_kit.db import create_engine
 from coaching_kit.handlers import MessageHandlers
 from coaching_kit.health import health_routes
 from coaching_kit.relay import OutboxRelay, RelayConfig
+from coaching_kit.retry import Backoff
 from coaching_kit.settings import ServiceSettings
 from coaching_kit.subscription import subscribe
 
@@ -59,6 +62,7 @@ class Service:
             )
         )
         self._engine: AsyncEngine | None = None
+        self.stopped = False
         self._consumers: dict[str, Consumer] = {}
         topics = [settings.topic_prefix + h.topic for h in handlers]
         subscribe(self.broker, settings.consumer_group, self._consumer_for, topics)
@@ -72,10 +76,28 @@ class Service:
     def _consumer_for(self, topic: str) -> Consumer:
         return self._consumers[topic.removeprefix(self.settings.topic_prefix)]
 
+    async def _until_kafka_answers(self) -> None:
+        """FastStream starts its consumers once, right after this lifespan is entered; if Kafka
+        is down then, the app shuts down while the HTTP server runs on. So a service that
+        starts during a broker outage waits here, retrying, until the broker answers."""
+        backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
+        while True:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+            try:
+                await admin.start()
+                await admin.describe_cluster()
+                return
+            except (KafkaError, OSError) as exc:
+                log.warning("waiting for Kafka before starting: %r", exc)
+            finally:
+                await admin.close()
+            await backoff.wait()
+
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
         """Engine and consumers before the broker starts; relay and tasks stop after it."""
         s = self.settings
+        await self._until_kafka_answers()
         self._engine = create_engine(s.database_url, pool_size=s.db_pool_size)
         config = ConsumerConfig(
             service=s.service_name,
@@ -95,6 +117,7 @@ class Service:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._engine.dispose()
+            self.stopped = True  # /health turns 503: a supervisor restarts what stopped early
             log.info("%s stopped cleanly", s.service_name)
 
     async def _database_check(self) -> None:
@@ -107,7 +130,8 @@ class Service:
 
     def asgi(self, extra_routes: list[tuple[str, Any]] | None = None) -> AsgiFastStream:
         checks = {"database": self._database_check, "kafka": self._broker_check}
-        routes = health_routes(self.settings.service_name, checks) + (extra_routes or [])
+        routes = health_routes(self.settings.service_name, checks, lambda: not self.stopped)
+        routes += extra_routes or []
         return AsgiFastStream(
             self.broker,
             asgi_routes=routes,

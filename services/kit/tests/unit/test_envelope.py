@@ -55,6 +55,8 @@ def test_reply_headers_are_read_and_written():
     [
         {},
         {"ce_id": b"1", "ce_specversion": b"1.0", "ce_source": b"/c"},  # no type
+        {"ce_specversion": b"1.0", "ce_source": b"/c", "ce_type": b"t"},  # no id
+        {"ce_id": b"1", "ce_source": b"/c", "ce_type": b"t"},  # no specversion
         {"ce_id": b"1", "ce_specversion": b"0.3", "ce_source": b"/c", "ce_type": b"t"},
         {"ce_id": b"\xff", "ce_specversion": b"1.0", "ce_source": b"/c", "ce_type": b"t"},
         {

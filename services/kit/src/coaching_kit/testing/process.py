@@ -29,14 +29,18 @@ class ServiceProcess:
         self.log_path = log_dir / f"{service}-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    async def start(self, timeout: float = 60.0) -> None:
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", f"coaching_{self.service}", *args]
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it to be ready."""
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603, ASYNC220  (our own interpreter; returns at once)
-            [sys.executable, "-m", f"coaching_{self.service}", "serve"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            self.command("serve"), env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.spawn()
         await self.wait_ready(timeout)
 
     async def wait_ready(self, timeout: float) -> None:
