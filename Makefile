@@ -5,7 +5,7 @@ PY := .venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 SERVICES := $(PY) deploy/local/services.py
 
-.PHONY: help install up down status demo test test-fast lint schemas fmt
+.PHONY: help install up down status demo test test-fast lint schemas fmt chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,16 +31,22 @@ demo: up ## from nothing: install, start everything, run the scenario over Kafka
 
 test: install ## the whole test suite over the real stack (starts the local stack if needed)
 	$(STACK) up
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not chaos"
 
 test-fast: ## unit tests only (no stack)
-	$(PY) -m pytest -m "not stack"
+	$(PY) -m pytest -m "not stack and not chaos"
 
 lint: ## ruff, formatting, mypy strict, import contracts
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy contracts/src services/*/src chaos/src
 	.venv/bin/lint-imports
+
+chaos: install ## 10 minutes of mixed load under faults on a private stack, then every invariant
+	$(PY) -m coaching_chaos.run --duration 600
+
+chaos-short: install ## the 90-second chaos run as a test (about 3 minutes)
+	$(PY) -m pytest -m chaos
 
 schemas: ## regenerate the committed JSON Schemas from the contract models
 	$(PY) -m coaching_contracts.schema write
