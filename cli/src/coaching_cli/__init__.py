@@ -1,0 +1,1 @@
+"""coachctl: drive and inspect the coaching platform from a terminal."""
