@@ -67,6 +67,11 @@ ensure_maven() {
     command -v mvn >/dev/null || apt_install maven
 }
 
+# stack.py makes the certificates of Kafka's TLS listener with it.
+ensure_openssl() {
+    command -v openssl >/dev/null || apt_install openssl
+}
+
 ensure_uv() {
     command -v uv >/dev/null && return
     log "pip install uv==$UV_VERSION"
@@ -101,6 +106,7 @@ main() {
     ensure_postgres
     ensure_java
     ensure_maven
+    ensure_openssl
     ensure_uv
     ensure_kafka_jars
     log "ok (stack dir: $STACK_DIR)"

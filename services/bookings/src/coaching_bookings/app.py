@@ -7,6 +7,7 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coaching_bookings.config import BookingsSettings
+from coaching_bookings.gauges import auto_completion_lag
 from coaching_bookings.subscribers import (
     command_handlers,
     complete_ended_bookings,
@@ -38,5 +39,6 @@ service = Service(
     settings,
     [command_handlers(settings.policy), users_events, slots_events],
     background=[auto_complete],
+    gauges=[auto_completion_lag(settings.policy.completion_grace)],
 )
 app = service.asgi()

@@ -25,6 +25,7 @@ from coaching_bookings.domain.bookings import (
     SlotAlreadyBookedError,
 )
 from coaching_bookings.domain.reviews import Review, ReviewAlreadySubmittedError
+from coaching_kit.db import savepoint
 
 
 class SqlBookingRepository:
@@ -58,7 +59,7 @@ class SqlBookingRepository:
         """PENDING -> ACTIVE. A savepoint, so that the caller can still reject the booking
         when the slot's unique index says the slot already has its booking."""
         try:
-            async with self.conn.begin_nested():
+            async with savepoint(self.conn, "confirm"):
                 return await self.update(booking, expected=BookingStatus.PENDING)
         except IntegrityError as exc:
             if SLOT_BOOKED not in str(exc.orig):

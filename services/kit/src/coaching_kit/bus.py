@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from coaching_contracts.base import WireModel
 from coaching_kit.envelope import Envelope
 from coaching_kit.relay import producer_for
+from coaching_kit.tracing import current_headers
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,16 @@ class Seen:
 
 
 class Bus:
-    """Publishes to and watches the topics of one namespace (`prefix`)."""
+    """Publishes to and watches the topics of one namespace (`prefix`). `client_kwargs`:
+    authentication, e.g. `KafkaAuth(...).client_kwargs()` (kafka_auth.py)."""
 
-    def __init__(self, bootstrap: str, prefix: str = "") -> None:
+    def __init__(
+        self, bootstrap: str, prefix: str = "", client_kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
-        self._producer = producer_for(bootstrap)
+        self.client_kwargs = client_kwargs or {}
+        self._producer = producer_for(bootstrap, **self.client_kwargs)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -77,7 +82,7 @@ class Bus:
                 **{**envelope.__dict__, "id": command_id, "correlation_id": command_id}
             )
         payload = command.to_json() if isinstance(command, WireModel) else orjson.dumps(command)
-        headers = dict(envelope.headers())
+        headers = {**envelope.headers(), **current_headers()}  # the caller's trace, if any
         headers.update({k: v.encode() for k, v in (extra_headers or {}).items()})
         await self.send_raw(topic, payload, headers.items(), key=key or envelope.id)
         return envelope
@@ -97,16 +102,20 @@ class Bus:
         )
 
     def watch(self, *topics: str) -> Watcher:
-        return Watcher(self.bootstrap, [self.prefix + t for t in topics])
+        return Watcher(self.bootstrap, [self.prefix + t for t in topics], self.client_kwargs)
 
 
 class Watcher:
     """Reads topics from their beginning (no consumer group) and collects every record."""
 
-    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+    def __init__(
+        self, bootstrap: str, topics: list[str], client_kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.topics = topics
         self.seen: list[Seen] = []
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, **(client_kwargs or {})
+        )
         self._task: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
 

@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coaching_contracts.base import WireModel
 from coaching_contracts.events import CommandRejected
 from coaching_contracts.topics import dlq
+from coaching_kit import metrics, tracing
+from coaching_kit.db import savepoint
 from coaching_kit.envelope import Envelope, EnvelopeError, is_topic_name, readable_id
 from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers
 from coaching_kit.inbox import first_delivery
+from coaching_kit.logs import message_context
 from coaching_kit.outbox import OutgoingMessage, add_to_outbox
 from coaching_kit.rejections import CommandRejectedError
 from coaching_kit.retry import Backoff, is_transient
@@ -43,6 +48,11 @@ DLQ_ORIGIN = "dlq_origin"  # topic/partition@offset of the original record
 DLQ_CONSUMER = "dlq_consumer"
 DLQ_TIME = "dlq_time"
 _MAX_ERROR_CHARS = 2000
+
+
+class NeedsIsolation(Exception):
+    """A handler rejected its message in a batch's optimistic pass: its partial writes can
+    only be undone by running the batch again with a savepoint per handler."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +100,13 @@ class Consumer:
         while True:
             try:
                 if isinstance(decoded, Poison):
-                    await self._dead_letter(record, decoded)
+                    with metrics.pending():
+                        await self._dead_letter(record, decoded)
                 elif decoded.message is not None:
-                    await self._apply(decoded.envelope, decoded.message)
+                    with metrics.pending():
+                        await self._apply(decoded.envelope, decoded.message)
+                else:
+                    self.skip_unhandled(decoded.envelope)
                 return
             except asyncio.CancelledError:
                 raise
@@ -129,33 +143,85 @@ class Consumer:
     async def _apply(self, envelope: Envelope, message: WireModel) -> None:
         async with self.engine.begin() as conn:
             if not await first_delivery(conn, self.name, envelope.id):
-                log.info("%s: skipping redelivered %s", self.name, envelope.id)
+                self.skip_redelivered(envelope)
                 return
+            await add_to_outbox(conn, await self.apply_in(conn, envelope, message))
+
+    def skip_redelivered(self, envelope: Envelope) -> None:
+        log.info("%s: skipping redelivered %s", self.name, envelope.id)
+        self._count(envelope.type, "duplicate")
+
+    def skip_unhandled(self, envelope: Envelope) -> None:
+        """An event type this service has no handler for (tolerant reader)."""
+        self._count(envelope.type, "skipped")
+
+    async def apply_in(
+        self,
+        conn: AsyncConnection,
+        envelope: Envelope,
+        message: WireModel,
+        *,
+        isolated: bool = True,
+    ) -> list[OutgoingMessage]:
+        """Run the handler in the caller's transaction (its inbox row already written) and
+        return what it sends: its events and, for a command, the one outcome. The handler
+        runs in a span continuing the message's trace, its log lines carry the message's ids."""
+        parent = tracing.parent_from(envelope.traceparent, envelope.tracestate)
+        with (
+            tracing.span(f"process {envelope.type}", parent=parent, kind=SpanKind.CONSUMER),
+            message_context(
+                ce_id=envelope.id,
+                ce_type=envelope.type,
+                correlation_id=envelope.correlation_id,
+                trace_id=tracing.current_trace_id(),
+            ),
+        ):
             ctx = MessageContext(
                 conn=conn,
                 envelope=envelope,
                 source=self.config.source,
                 topic_prefix=self.config.topic_prefix,
             )
-            outcome = await self._run_handler(conn, ctx, envelope, message)
+            started = time.perf_counter()
+            outcome, label = await self._run_handler(conn, ctx, envelope, message, isolated)
+            self._count(envelope.type, label, time.perf_counter() - started)
+            if isinstance(outcome, CommandRejected):
+                metrics.rejected(self.config.service, envelope.type, outcome.code)
             if outcome is not None:
                 self._answer(ctx, envelope, outcome)
-            await add_to_outbox(conn, ctx.outgoing)
+            return ctx.outgoing
+
+    def _count(self, type_: str, outcome: str, seconds: float = 0.0) -> None:
+        metrics.handled(self.config.service, self.handlers.topic, type_, outcome, seconds)
 
     async def _run_handler(
-        self, conn: AsyncConnection, ctx: MessageContext, envelope: Envelope, message: WireModel
-    ) -> WireModel | None:
+        self,
+        conn: AsyncConnection,
+        ctx: MessageContext,
+        envelope: Envelope,
+        message: WireModel,
+        isolated: bool,
+    ) -> tuple[WireModel | None, str]:
+        """The outcome to publish (if any), and how the message ended, for the metrics.
+
+        Not `isolated` (a batch's optimistic first pass), the handler runs without its
+        savepoint, and a rejection aborts the whole batch with `NeedsIsolation`."""
         handler = self.handlers.by_type[envelope.type][1]
+        if not isolated:
+            try:
+                return await handler(ctx, message), "applied"
+            except CommandRejectedError as rejection:
+                raise NeedsIsolation(envelope.id) from rejection
         try:
             # A savepoint: a rejected command's partial writes roll back, the inbox row stays.
-            async with conn.begin_nested():
-                return await handler(ctx, message)
+            async with savepoint(conn, "handler"):
+                return await handler(ctx, message), "applied"
         except CommandRejectedError as rejection:
             ctx.discard_outgoing()
             if not self.handlers.commands:
                 log.warning("%s: ignoring event %s: %s", self.name, envelope.id, rejection)
-                return None
-            return _rejected(envelope, rejection.code, rejection.message)
+                return None, "ignored"
+            return _rejected(envelope, rejection.code, rejection.message), "rejected"
 
     def _answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
         """A command's outcome goes to the service's events topic and to `reply_to` if set."""
@@ -167,22 +233,36 @@ class Consumer:
             )
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], poison: Poison) -> None:
-        """Dead letter and (for a command with a readable id) its `invalid` answer, atomically."""
         async with self.engine.begin() as conn:
-            if not await first_delivery(conn, self.name, f"dlq:{_at(record)}"):
-                return
-            outgoing = [self._dead_letter_record(record, poison)]
-            command_id = readable_id(record.headers)
-            if (
-                self.handlers.commands
-                and command_id
-                and await first_delivery(conn, self.name, command_id)
-            ):
-                outgoing.extend(self._invalid_answer(record, command_id, poison))
-            await add_to_outbox(conn, outgoing)
+            await add_to_outbox(conn, await self.dead_letter_in(conn, record, poison))
+
+    async def dead_letter_in(
+        self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison
+    ) -> list[OutgoingMessage]:
+        """The dead letter and (for a command with a readable id) its `invalid` answer, in the
+        caller's transaction; nothing when this record was dead-lettered before."""
+        with message_context(ce_id=readable_id(record.headers), dlq_origin=_at(record)):
+            return await self._dead_letter_once(conn, record, poison)
+
+    async def _dead_letter_once(
+        self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison
+    ) -> list[OutgoingMessage]:
+        if not await first_delivery(conn, self.name, f"dlq:{_at(record)}"):
+            return []
+        outgoing = [self._dead_letter_record(record, poison)]
+        command_id = readable_id(record.headers)
+        if (
+            self.handlers.commands
+            and command_id
+            and await first_delivery(conn, self.name, command_id)
+        ):
+            outgoing.extend(self._invalid_answer(record, command_id, poison))
         log.warning(
             "%s: dead-lettered %s: %s %s", self.name, _at(record), poison.reason, poison.error
         )
+        metrics.dead_lettered(self.config.service, self.handlers.topic, poison.reason)
+        self._count(_header(dict(record.headers), "ce_type") or "unknown", "dead_lettered")
+        return outgoing
 
     def _dead_letter_record(
         self, record: ConsumerRecord[Any, Any], poison: Poison

@@ -7,6 +7,9 @@ to be published, written in the same transaction as the state change that caused
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -22,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # NOTIFY is scoped to one database, and each service owns its own, so one name serves all.
 OUTBOX_CHANNEL = "outbox"
@@ -58,9 +61,17 @@ def _outbox_table(metadata: MetaData) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
+        # A row Kafka can never accept (too large, its topic does not exist) is parked with
+        # the reason instead of blocking every row behind it; see relay.py.
+        Column("parked_at", DateTime(timezone=True), nullable=True),
+        Column("park_reason", Text, nullable=True),
     )
     # The relay's only query: the unpublished rows in id order; the index stays tiny.
-    Index("ix_outbox_unpublished", table.c.id, postgresql_where=text("published_at IS NULL"))
+    Index(
+        "ix_outbox_unpublished",
+        table.c.id,
+        postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
+    )
     Index("ix_outbox_published_at", table.c.published_at)
     return table
 
@@ -89,3 +100,22 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+
+
+@contextlib.asynccontextmanager
+async def savepoint(conn: AsyncConnection, name: str) -> AsyncIterator[None]:
+    """A savepoint under a fixed name: an exception rolls back to it and propagates.
+
+    SQLAlchemy's `begin_nested()` numbers its savepoints per connection, so a batch of N
+    handlers in one transaction would send N distinct statements, each prepared anew, and
+    flush asyncpg's prepared-statement cache. PostgreSQL allows reusing a name (the newest
+    savepoint of that name is the one released or rolled back to), so three fixed statements
+    serve every batch."""
+    await conn.exec_driver_sql(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):  # a dead connection: the transaction is lost anyway
+            await conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+        raise
+    await conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")

@@ -65,6 +65,10 @@ class Envelope:
     content_type: str | None = JSON
     reply_to: str | None = field(default=None, compare=False)
     reply_correlation_id: str | None = field(default=None, compare=False)
+    # W3C trace context of the message, as received (tracing.py); a caused message gets the
+    # context of the span that handled this one, not a copy of these.
+    traceparent: str | None = field(default=None, compare=False)
+    tracestate: str | None = field(default=None, compare=False)
 
     @classmethod
     def new(
@@ -120,6 +124,9 @@ class Envelope:
             headers[REPLY_TO_HEADER] = self.reply_to.encode()
         if self.reply_correlation_id:
             headers[REPLY_CORRELATION_HEADER] = self.reply_correlation_id.encode()
+        for name, value in (("traceparent", self.traceparent), ("tracestate", self.tracestate)):
+            if value:
+                headers[name] = value.encode()
         return headers
 
     @classmethod
@@ -145,6 +152,8 @@ class Envelope:
             content_type=event.get_datacontenttype(),
             reply_to=_text(raw.get(REPLY_TO_HEADER)),
             reply_correlation_id=_text(raw.get(REPLY_CORRELATION_HEADER)),
+            traceparent=_text(raw.get("traceparent")),
+            tracestate=_text(raw.get("tracestate")),
         )
 
 

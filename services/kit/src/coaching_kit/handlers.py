@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from coaching_contracts.base import WireModel
 from coaching_kit.envelope import REPLY_CORRELATION_HEADER, Envelope
 from coaching_kit.outbox import OutgoingMessage
+from coaching_kit.tracing import current_headers
 
 # Stable namespace for ids derived from a command's ce_id: a retried command (same ce_id)
 # maps to the same resource id, so its effect cannot be applied twice under two ids.
@@ -67,14 +68,14 @@ class Emitter:
                 topic=self.topic_prefix + target,
                 key=event.subject(),
                 payload=event.to_json(),
-                headers=envelope.headers(),
+                headers={**envelope.headers(), **current_headers()},
             )
         )
         return envelope
 
     def reply(self, event: WireModel, envelope: Envelope, reply_to: str, correlation: str) -> None:
         """Send a final outcome to a caller's reply topic (FastStream request/reply headers)."""
-        headers = dict(envelope.headers())
+        headers = {**envelope.headers(), **current_headers()}
         headers[REPLY_CORRELATION_HEADER] = correlation.encode()
         self.outgoing.append(
             OutgoingMessage(

@@ -8,6 +8,7 @@ the winner's commit, then sees the conflict.
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,3 +25,28 @@ async def first_delivery(conn: AsyncConnection, consumer: str, message_id: str) 
     )
     result = await conn.execute(statement)
     return result.first() is not None
+
+
+# One statement text for every batch size (a multi-row VALUES list would be a new statement,
+# compiled and prepared again, for each size).
+_CLAIM_MANY = text(
+    """
+    INSERT INTO inbox (consumer, message_id)
+    SELECT * FROM unnest(CAST(:consumers AS text[]), CAST(:ids AS text[]))
+    ON CONFLICT DO NOTHING
+    RETURNING consumer, message_id
+    """
+)
+
+
+async def first_deliveries(
+    conn: AsyncConnection, keys: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """`first_delivery` for a whole batch in one round trip: the (consumer, message id) pairs
+    seen for the first time. A pair twice in `keys` is returned once; the caller applies it
+    once and skips its other copy."""
+    if not keys:
+        return set()
+    consumers, ids = (list(column) for column in zip(*keys, strict=True))
+    result = await conn.execute(_CLAIM_MANY, {"consumers": consumers, "ids": ids})
+    return {(row.consumer, row.message_id) for row in result}

@@ -1,11 +1,32 @@
-"""Structured logs: one JSON object per line, so operators can search by field."""
+"""Structured logs: one JSON object per line, so operators can search by field.
+
+While a message is handled, every line also carries its `ce_id`, `ce_type`, correlation id
+and trace id (set by the consumer with `message_context`), so one command's story can be
+followed across the services' logs with a single filter.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import sys
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+
+_context: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "coaching_log_context", default=None
+)
+
+
+@contextlib.contextmanager
+def message_context(**fields: str | None) -> Iterator[None]:
+    token = _context.set({k: v for k, v in fields.items() if v})
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 class JsonFormatter(logging.Formatter):
@@ -15,6 +36,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            **(_context.get() or {}),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

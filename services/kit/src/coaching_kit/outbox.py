@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL
 
@@ -74,3 +74,25 @@ async def add_to_outbox(conn: AsyncConnection, messages: list[OutgoingMessage]) 
     )
     # Postgres delivers NOTIFY only on commit and folds duplicates, so this is cheap.
     await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+
+
+_BACKLOG = text(
+    """
+    SELECT count(*) FILTER (WHERE parked_at IS NULL) AS backlog,
+           coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)),
+                    0) AS oldest,
+           count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked
+    FROM outbox WHERE published_at IS NULL
+    """
+)
+
+
+async def outbox_gauges(engine: AsyncEngine) -> dict[str, float]:
+    """The relay's backlog, for the metrics: rows waiting, the oldest one's age, parked."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(_BACKLOG)).one()
+    return {
+        "outbox_backlog_rows": float(row.backlog),
+        "outbox_oldest_age_seconds": float(row.oldest),
+        "outbox_parked_rows": float(row.parked),
+    }

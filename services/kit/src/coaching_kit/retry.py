@@ -35,6 +35,20 @@ def is_transient(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and is_transient(cause)
 
 
+def is_connection_failure(exc: BaseException) -> bool:
+    """Transient, and not a conflict between transactions (SQLSTATE class 40): retrying the
+    same batch heals a lost database or broker, while a deadlock would likely recur."""
+    return is_transient(exc) and not _sqlstate(exc).startswith("40")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
 class Backoff:
     """Exponential backoff with full jitter, so replicas do not retry in lockstep."""
 

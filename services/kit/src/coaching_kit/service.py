@@ -16,17 +16,25 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coaching_kit import metrics
+from coaching_kit.batch import BatchHandler
 from coaching_kit.consumer import Consumer, ConsumerConfig
 from coaching_kit.db import create_engine
+from coaching_kit.docs import docs_routes
 from coaching_kit.handlers import MessageHandlers
 from coaching_kit.health import health_routes
+from coaching_kit.metrics import metrics_route
+from coaching_kit.outbox import outbox_gauges
 from coaching_kit.relay import OutboxRelay, RelayConfig
 from coaching_kit.retry import Backoff
 from coaching_kit.settings import ServiceSettings
 from coaching_kit.subscription import subscribe
+from coaching_kit.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +49,19 @@ class Service:
         settings: ServiceSettings,
         handlers: list[MessageHandlers],
         background: list[BackgroundTask] | None = None,
+        gauges: list[metrics.Gauges] | None = None,
     ) -> None:
         self.settings = settings
         self.handlers = handlers
         self.background = background or []
+        configure_tracing(settings.service_name)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=settings.service_name,
+            security=settings.kafka_auth.security(),
+            middlewares=[
+                KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)
+            ],
             # A plain logger propagates to the root's JSON handler (logs.py).
             logger=logging.getLogger(f"coaching.{settings.service_name}.broker"),
         )
@@ -55,17 +69,32 @@ class Service:
             RelayConfig(
                 database_url=settings.database_url,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
+                client_kwargs=settings.kafka_auth.client_kwargs(),
+                service=settings.service_name,
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
                 retention_s=settings.outbox_retention_hours * 3600,
                 max_backoff_s=settings.retry_max_backoff_s,
             )
         )
+        self.gauges = [
+            outbox_gauges,
+            metrics.consumer_lag(list(self.broker.subscribers)),
+            *(gauges or []),
+        ]
         self._engine: AsyncEngine | None = None
         self.stopped = False
         self._consumers: dict[str, Consumer] = {}
+        self._batch_handler: BatchHandler | None = None
         topics = [settings.topic_prefix + h.topic for h in handlers]
-        subscribe(self.broker, settings.consumer_group, self._consumer_for, topics)
+        subscribe(
+            self.broker,
+            settings.consumer_group,
+            self._handler,
+            topics,
+            max_records=settings.consume_batch_max_records,
+            batch_timeout_ms=settings.consume_batch_timeout_ms,
+        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -76,13 +105,21 @@ class Service:
     def _consumer_for(self, topic: str) -> Consumer:
         return self._consumers[topic.removeprefix(self.settings.topic_prefix)]
 
+    def _handler(self) -> BatchHandler:
+        if self._batch_handler is None:
+            raise RuntimeError("records arrived before the service started")
+        return self._batch_handler
+
     async def _until_kafka_answers(self) -> None:
         """FastStream starts its consumers once, right after this lifespan is entered; if Kafka
         is down then, the app shuts down while the HTTP server runs on. So a service that
         starts during a broker outage waits here, retrying, until the broker answers."""
         backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
         while True:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                **self.settings.kafka_auth.client_kwargs(),
+            )
             try:
                 await admin.start()
                 await admin.describe_cluster()
@@ -108,6 +145,12 @@ class Service:
             max_backoff_s=s.retry_max_backoff_s,
         )
         self._consumers = {h.topic: Consumer(self._engine, h, config) for h in self.handlers}
+        self._batch_handler = BatchHandler(
+            self._engine,
+            self._consumer_for,
+            lambda: Backoff(s.retry_initial_backoff_s, s.retry_max_backoff_s),
+            service=s.service_name,
+        )
         tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(task(self._engine)) for task in self.background]
         try:
@@ -131,6 +174,8 @@ class Service:
     def asgi(self, extra_routes: list[tuple[str, Any]] | None = None) -> AsgiFastStream:
         checks = {"database": self._database_check, "kafka": self._broker_check}
         routes = health_routes(self.settings.service_name, checks, lambda: not self.stopped)
+        routes += docs_routes(self.settings.service_name)
+        routes.append(metrics_route(self.settings.service_name, self.gauges, lambda: self._engine))
         routes += extra_routes or []
         return AsgiFastStream(
             self.broker,

@@ -9,12 +9,24 @@ import os
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coaching_kit.kafka_auth import KafkaAuth, SaslMechanism, SecurityProtocol
 
 # The local stack's server; `DATABASE_URL` names another (an admin URL to any database on it).
 DEFAULT_SERVER_URL = "postgresql://coaching:coaching@127.0.0.1:5432/postgres"
 DEFAULT_KAFKA = "127.0.0.1:9092"
+# Each `<SERVICE>_KAFKA_...` falls back to the un-prefixed `KAFKA_...`, like the servers.
+KAFKA_AUTH_SETTINGS = (
+    "kafka_security_protocol",
+    "kafka_sasl_mechanism",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_ssl_cafile",
+    "kafka_ssl_certfile",
+    "kafka_ssl_keyfile",
+)
 
 
 def service_database_url(service: str, server_url: str | None = None) -> str:
@@ -26,17 +38,30 @@ def service_database_url(service: str, server_url: str | None = None) -> str:
 class ServiceSettings(BaseSettings):
     """Common knobs. `<SERVICE>_KAFKA_BOOTSTRAP_SERVERS` falls back to KAFKA_BOOTSTRAP_SERVERS."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # Errors name the setting, never echo the input: it holds passwords.
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
     service_name: ClassVar[str]
 
     database_url: str = ""
     kafka_bootstrap_servers: str = ""
+    # Authentication to Kafka (kafka_auth.py; README "Kafka authentication").
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
     # Namespaces every topic and consumer group (shared clusters, isolated test runs);
     # `<SERVICE>_TOPIC_PREFIX` falls back to COACHING_TOPIC_PREFIX.
     topic_prefix: str = ""
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_size: int = 10
+    # Consumers: up to this many records are handled in one transaction; an idle poll waits
+    # this long for a first record before polling again (the idle latency bound).
+    consume_batch_max_records: int = 200
+    consume_batch_timeout_ms: int = 20
     # Outbox relay: how many rows one publish round takes, and the poll that backs up NOTIFY.
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 1.0
@@ -61,7 +86,27 @@ class ServiceSettings(BaseSettings):
                 )
             if not values.get("topic_prefix"):
                 values["topic_prefix"] = os.environ.get("COACHING_TOPIC_PREFIX", "")
+            for name in KAFKA_AUTH_SETTINGS:
+                if not values.get(name) and os.environ.get(name.upper()):
+                    values[name] = os.environ[name.upper()]
         return values
+
+    @model_validator(mode="after")
+    def _check_kafka_auth(self) -> ServiceSettings:
+        self.kafka_auth  # noqa: B018  (a combination that cannot work fails here, at start)
+        return self
+
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        return KafkaAuth(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            cafile=self.kafka_ssl_cafile,
+            certfile=self.kafka_ssl_certfile,
+            keyfile=self.kafka_ssl_keyfile,
+        )
 
     @property
     def consumer_group(self) -> str:

@@ -6,6 +6,9 @@ cluster, or one test session's private set).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from coaching_contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS, TopicSpec
@@ -18,9 +21,11 @@ async def ensure_topics(
     partitions: int = DEFAULT_PARTITIONS,
     replication_factor: int = 1,
     specs: tuple[TopicSpec, ...] = ALL_TOPICS,
+    client_kwargs: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create the missing topics; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    """Create the missing topics; returns the names it created. `client_kwargs`:
+    authentication (kafka_auth.py)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(client_kwargs or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

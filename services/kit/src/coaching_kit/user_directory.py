@@ -35,10 +35,24 @@ async def remember_user(conn: AsyncConnection, event: UserRegistered) -> None:
     )
 
 
+# A user's role never changes and users are never removed (contract v1), so a role once read
+# stays true: remembering it saves a query on nearly every command. Bounded, and only known
+# users are kept (an unknown one may be registered a moment later).
+_KNOWN_ROLES: dict[uuid.UUID, str] = {}
+_KNOWN_ROLES_MAX = 100_000
+
+
 async def role_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
     """COACH, STUDENT, or None for a user this service has not heard of."""
+    if (known := _KNOWN_ROLES.get(user_id)) is not None:
+        return known
     query = select(USER_DIRECTORY.c.role).where(USER_DIRECTORY.c.user_id == user_id)
-    return (await conn.execute(query)).scalar_one_or_none()
+    role: str | None = (await conn.execute(query)).scalar_one_or_none()
+    if role is not None:
+        if len(_KNOWN_ROLES) >= _KNOWN_ROLES_MAX:
+            _KNOWN_ROLES.clear()
+        _KNOWN_ROLES[user_id] = role
+    return role
 
 
 class UserDirectory:

@@ -84,16 +84,19 @@ def behaviour() -> Behaviour:
     return Behaviour()
 
 
+# Quick retries, so that tests of retrying and giving up take milliseconds.
+CONFIG = ConsumerConfig(
+    service="users",
+    source="/coaching/users",
+    handler_max_attempts=3,
+    initial_backoff_s=0.01,
+    max_backoff_s=0.02,
+)
+
+
 @pytest.fixture
 def consumer(engine, behaviour) -> Consumer:
-    config = ConsumerConfig(
-        service="users",
-        source="/coaching/users",
-        handler_max_attempts=3,
-        initial_backoff_s=0.01,
-        max_backoff_s=0.02,
-    )
-    return Consumer(engine, _handlers(behaviour), config)
+    return Consumer(engine, _handlers(behaviour), CONFIG)
 
 
 async def _outbox(engine) -> list[dict]:

@@ -151,3 +151,30 @@ async def test_published_rows_are_purged_after_their_retention(engine, kit_db, s
         await asyncio.wait_for(relay.idle.wait(), 20)  # it purges before its first idle wait
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(OUTBOX))).scalar_one() == 0
+
+
+async def test_a_row_kafka_can_never_accept_is_parked_and_the_rows_behind_it_flow(
+    engine, kit_db, stack, bus
+):
+    too_large = OutgoingMessage(
+        topic=bus.prefix + EVENTS,
+        key="big",
+        payload=b"x" * 1_100_000,  # over Kafka's default 1 MB record limit
+        headers=Envelope.new(type="coaching.test.happened.v1", source="/tests").headers(),
+    )
+    behind = _message(bus.prefix, "after", 1)
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, [too_large, behind])
+    relay = _relay(kit_db, stack)
+    async with bus.watch(EVENTS) as watcher, running(relay):
+        ce_id = behind.headers["ce_id"].decode()
+        await watcher.wait_for(lambda s: s.headers.get("ce_id") == ce_id, timeout=20)
+        await asyncio.wait_for(relay.idle.wait(), 20)
+    async with engine.connect() as conn:
+        parked = (
+            await conn.execute(
+                select(OUTBOX.c.key, OUTBOX.c.park_reason).where(OUTBOX.c.parked_at.is_not(None))
+            )
+        ).all()
+    assert [(key, "TooLarge" in reason) for key, reason in parked] == [("big", True)]
+    assert relay.parked == 1

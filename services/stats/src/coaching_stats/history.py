@@ -45,14 +45,16 @@ class EventHistory:
             settings.topic_prefix + h.topic: Consumer(engine, h, config) for h in ALL_HANDLERS
         }
         self._bootstrap = settings.kafka_bootstrap_servers
+        self._auth = settings.kafka_auth.client_kwargs()
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            **self._auth,
         )
         # End offsets come from a client of their own: on the reader's connection the
         # request would queue behind a long-polling fetch (up to fetch_max_wait_ms).
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap)
+        self._offsets = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, **self._auth)
         self.records = 0
         self.undecodable = 0  # the live consumer dead-letters these
 
@@ -64,7 +66,7 @@ class EventHistory:
     async def __aenter__(self) -> EventHistory:
         await self._offsets.start()
         await self._kafka.start()
-        partitions = await topic_partitions(self._bootstrap, list(self._decoders))
+        partitions = await topic_partitions(self._bootstrap, list(self._decoders), self._auth)
         self._kafka.assign(partitions)
         await self._kafka.seek_to_beginning(*partitions)
         return self
@@ -104,10 +106,12 @@ class EventHistory:
             handle(Counted(decoder.name, decoded.envelope.id, decoded.message))
 
 
-async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+async def topic_partitions(
+    bootstrap_servers: str, topics: list[str], client_kwargs: dict[str, Any]
+) -> list[TopicPartition]:
     """Every partition of `topics`; a missing topic is an error, never an empty history
     (a rebuild from a wrong prefix must not swap in an empty table)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_kwargs)
     await admin.start()
     try:
         described = await admin.describe_topics(topics)

@@ -21,18 +21,20 @@ async def consumer_lag(settings: StatsSettings) -> dict[str, Any]:
     """`{"group", "total", "partitions": [{topic, partition, endOffset, committedOffset,
     lag}]}`; on a partition the group never committed, the lag counts from its first
     offset (a new group starts there)."""
-    bootstrap = settings.kafka_bootstrap_servers
+    bootstrap, auth = settings.kafka_bootstrap_servers, settings.kafka_auth.client_kwargs()
     topics = [settings.topic_prefix + h.topic for h in ALL_HANDLERS]
-    partitions = await topic_partitions(bootstrap, topics)
-    starts, ends = await _log_offsets(bootstrap, partitions)
-    committed = await _committed(bootstrap, settings.consumer_group, partitions)
+    partitions = await topic_partitions(bootstrap, topics, auth)
+    starts, ends = await _log_offsets(bootstrap, auth, partitions)
+    committed = await _committed(bootstrap, auth, settings.consumer_group, partitions)
     rows = [_row(tp, starts[tp], ends[tp], committed.get(tp)) for tp in partitions]
     total = sum(row["lag"] for row in rows)
     return {"group": settings.consumer_group, "total": total, "partitions": rows}
 
 
-async def _log_offsets(bootstrap: str, partitions: list[TopicPartition]) -> tuple[Offsets, Offsets]:
-    kafka = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _log_offsets(
+    bootstrap: str, auth: dict[str, Any], partitions: list[TopicPartition]
+) -> tuple[Offsets, Offsets]:
+    kafka = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **auth)
     await kafka.start()
     try:
         return await kafka.beginning_offsets(partitions), await kafka.end_offsets(partitions)
@@ -40,8 +42,10 @@ async def _log_offsets(bootstrap: str, partitions: list[TopicPartition]) -> tupl
         await kafka.stop()
 
 
-async def _committed(bootstrap: str, group: str, partitions: list[TopicPartition]) -> Offsets:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _committed(
+    bootstrap: str, auth: dict[str, Any], group: str, partitions: list[TopicPartition]
+) -> Offsets:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)

@@ -61,6 +61,8 @@ _SWAP = (
 )
 
 Print = Callable[[str], None]
+# Told how many history records were read so far (coachctl's progress bar).
+OnRecords = Callable[[int], None]
 
 
 @dataclass
@@ -84,7 +86,9 @@ class Rebuilt:
         )
 
 
-async def rebuild(settings: StatsSettings, out: Print = print) -> Rebuilt:
+async def rebuild(
+    settings: StatsSettings, out: Print = print, on_records: OnRecords | None = None
+) -> Rebuilt:
     started = time.monotonic()
     engine = create_engine(settings.database_url, pool_size=2)
     try:
@@ -92,7 +96,7 @@ async def rebuild(settings: StatsSettings, out: Print = print) -> Rebuilt:
             await guard.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
             await _run(engine, _CREATE)
             async with EventHistory(settings, engine) as history:
-                replay = await _replay(engine, history, out)
+                replay = await _replay(engine, history, out, on_records)
                 changed, paused = await _swap(engine, settings, history, replay)
             await _run(engine, [f"DROP TABLE {OLD}"])
     finally:
@@ -117,11 +121,14 @@ async def _run(engine: AsyncEngine, statements: Iterable[str]) -> None:
             await conn.execute(text(statement))
 
 
-async def _replay(engine: AsyncEngine, history: EventHistory, out: Print) -> Replay:
+async def _replay(
+    engine: AsyncEngine, history: EventHistory, out: Print, on_records: OnRecords | None
+) -> Replay:
     """The history up to now into the rebuild tables, then once more what came meanwhile."""
     replay = Replay()
+    tick = (lambda: on_records(history.records)) if on_records else (lambda: None)
     for phase in ("history", "catch-up"):
-        await history.read_until(await history.end_offsets(), _reporting(replay, out))
+        await history.read_until(await history.end_offsets(), _reporting(replay, out, tick))
         async with engine.begin() as conn:
             await _write_taken(conn, replay)
         out(f"rebuild: {phase}: {history.records} records read, {len(replay.stats)} coaches")
@@ -138,9 +145,12 @@ async def _swap(
     return changed, time.monotonic() - started
 
 
-def _reporting(replay: Replay, out: Print, every: int = 25_000) -> Callable[[Counted], None]:
+def _reporting(
+    replay: Replay, out: Print, tick: Callable[[], None], every: int = 25_000
+) -> Callable[[Counted], None]:
     def add(event: Counted) -> None:
         replay.add(event)
+        tick()
         if len(replay.consumed) % every == 0:
             out(f"rebuild: {len(replay.consumed)} events applied")
 

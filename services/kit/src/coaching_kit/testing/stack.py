@@ -11,8 +11,8 @@ import importlib.util
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -21,13 +21,16 @@ class StackEndpoints:
     kafka_bootstrap: str
     server_url: str  # an admin URL to any database of the PostgreSQL server
     origin: str
+    # The local stack's authenticated listeners (`STACK_KAFKA_*` of `stack.py env`); empty
+    # where the broker has none we know of.
+    kafka_auth: dict[str, str] = field(default_factory=dict)
 
 
 def discover(repo_root: Path) -> tuple[StackEndpoints, Callable[[], None]]:
     """The endpoints, and what to call when the test session ends."""
     kafka, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if kafka and database:
-        return StackEndpoints(kafka, database, "environment"), lambda: None
+        return StackEndpoints(kafka, database, "environment", _auth(os.environ)), lambda: None
     if _docker_engine_answers():
         return _testcontainers()
     return _local_stack(repo_root), lambda: None
@@ -78,4 +81,10 @@ def _local_stack(repo_root: Path) -> StackEndpoints:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     env = module.ensure_up()
-    return StackEndpoints(env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], "local stack")
+    return StackEndpoints(
+        env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], "local stack", _auth(env)
+    )
+
+
+def _auth(env: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key.startswith("STACK_KAFKA_")}

@@ -1,0 +1,179 @@
+"""Prometheus metrics of a service, at `GET /metrics` on its HTTP port.
+
+Counters are recorded as work happens; what happened inside a transaction is recorded only
+once that transaction commits (`pending`), so a batch replayed record by record after a
+failure is not counted twice. Gauges that describe state (outbox backlog, consumer lag,
+service-specific ones like the auto-completion lag) are read when Prometheus scrapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.asgi import AsgiResponse, get
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+_SCRAPE_TIMEOUT_S = 2.0
+
+# A source of state gauges, read at scrape time with the service's engine.
+Gauges = Callable[[AsyncEngine], Awaitable[Mapping[str, float]]]
+
+HANDLED = Counter(
+    "coaching_messages_handled_total",
+    "Consumed messages by type and outcome: applied, rejected, duplicate, dead_lettered, "
+    "skipped (an event type this service does not handle)",
+    ["service", "topic", "type", "outcome"],
+)
+HANDLING_SECONDS = Histogram(
+    "coaching_message_handling_seconds",
+    "Time in a message's handler (inside its batch's transaction)",
+    ["service", "type"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+REJECTIONS = Counter(
+    "coaching_command_rejections_total",
+    "Commands answered coaching.command.rejected.v1, by rejection code",
+    ["service", "type", "code"],
+)
+DEAD_LETTERS = Counter(
+    "coaching_dead_letters_total",
+    "Records dead-lettered, by reason",
+    ["service", "topic", "reason"],
+)
+BATCH_RECORDS = Histogram(
+    "coaching_consumer_batch_records",
+    "Records handled per consumer transaction",
+    ["service"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+OUTBOX_PUBLISHED = Counter("coaching_outbox_published_total", "Outbox rows published", ["service"])
+OUTBOX_PARKED_TOTAL = Counter(
+    "coaching_outbox_parked_total", "Outbox rows Kafka can never accept, parked", ["service"]
+)
+# State read at scrape time; a source returns values by these names.
+STATE_GAUGES = {
+    name: Gauge(f"coaching_{name}", help_text, ["service"])
+    for name, help_text in {
+        "consumer_lag_records": "Records not yet consumed on this replica's partitions",
+        "outbox_backlog_rows": "Outbox rows waiting to be published",
+        "outbox_oldest_age_seconds": "Age of the oldest outbox row waiting to be published",
+        "outbox_parked_rows": "Outbox rows parked: Kafka can never accept them",
+        "auto_completion_lag_seconds": "How long the most overdue ended booking has waited "
+        "to be completed (bookings only)",
+    }.items()
+}
+
+
+@dataclass
+class _Pending:
+    actions: list[Callable[[], None]] = field(default_factory=list)
+
+
+_pending: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar(
+    "coaching_metrics_pending", default=None
+)
+
+
+@contextlib.contextmanager
+def pending() -> Iterator[None]:
+    """Hold the observations made inside until the block exits without an error."""
+    holder = _Pending()
+    token = _pending.set(holder)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    for action in holder.actions:
+        action()
+
+
+def record(action: Callable[[], None]) -> None:
+    holder = _pending.get()
+    if holder is None:
+        action()
+    else:
+        holder.actions.append(action)
+
+
+def handled(service: str, topic: str, type_: str, outcome: str, seconds: float = 0.0) -> None:
+    def action() -> None:
+        HANDLED.labels(service, topic, type_, outcome).inc()
+        if outcome in ("applied", "rejected"):
+            HANDLING_SECONDS.labels(service, type_).observe(seconds)
+
+    record(action)
+
+
+def rejected(service: str, type_: str, code: str) -> None:
+    record(lambda: REJECTIONS.labels(service, type_, code).inc())
+
+
+def dead_lettered(service: str, topic: str, reason: str) -> None:
+    record(lambda: DEAD_LETTERS.labels(service, topic, reason).inc())
+
+
+async def scrape(
+    service: str,
+    sources: list[Gauges],
+    engine: AsyncEngine | None,
+    registry: CollectorRegistry = REGISTRY,
+) -> bytes:
+    """Refresh the state gauges from every source (a failing one is left at its last value:
+    a scrape must answer while the database is down), then render the registry."""
+    for source in sources:
+        if engine is None:
+            break
+        try:
+            values = await asyncio.wait_for(source(engine), _SCRAPE_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("metrics source %s failed: %r", getattr(source, "__name__", source), exc)
+            continue
+        for name, value in values.items():
+            STATE_GAUGES[name].labels(service).set(value)
+    return generate_latest(registry)
+
+
+def metrics_route(
+    service: str, sources: list[Gauges], engine: Callable[[], AsyncEngine | None]
+) -> tuple[str, Any]:
+    @get
+    async def metrics(scope: Any) -> AsgiResponse:
+        body = await scrape(service, sources, engine())
+        return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE_LATEST})
+
+    return ("/metrics", metrics)
+
+
+def consumer_lag(subscribers: list[Any]) -> Gauges:
+    """Records not yet consumed, summed over the partitions this replica owns, from the
+    consumer's own fetch state (no broker round trip)."""
+
+    async def consumer_lag_records(engine: AsyncEngine) -> Mapping[str, float]:
+        lag = 0
+        for subscriber in subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            for partition in consumer.assignment():
+                highwater = consumer.highwater(partition)
+                if highwater is not None:
+                    lag += max(0, highwater - await consumer.position(partition))
+        return {"consumer_lag_records": float(lag)}
+
+    return consumer_lag_records
