@@ -222,6 +222,27 @@ def test_app_healthcheck_asks_ready_without_curl() -> None:
         compile(test[3], f"{name}-healthcheck", "exec")
 
 
+def test_containers_of_our_image_are_locked_down() -> None:
+    # The same posture as the Kubernetes pods: nothing in the image needs to write outside
+    # /tmp, hold a capability or gain privileges.
+    ours = [
+        name for name, service in SERVICES.items() if service["image"] == SERVICES["users"]["image"]
+    ]
+    assert set(ours) == set(APP_SERVICES) | ONE_SHOT
+    for name in ours:
+        service = SERVICES[name]
+        assert service["read_only"] is True, name
+        assert any(str(mount).startswith("/tmp") for mount in service["tmpfs"]), name  # noqa: S108
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+
+
+def test_app_services_have_memory_and_cpu_limits() -> None:
+    for name in APP_SERVICES:
+        limits = SERVICES[name]["deploy"]["resources"]["limits"]
+        assert set(limits) == {"cpus", "memory"}, name
+
+
 def test_topics_command_compiles() -> None:
     command = SERVICES["topics"]["command"]
     assert command[:2] == ["python", "-c"]

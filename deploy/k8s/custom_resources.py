@@ -1,0 +1,141 @@
+"""The objects that need an operator: Strimzi's KafkaTopic and KafkaUser, KEDA's
+ScaledObject and TriggerAuthentication.
+
+Topics mirror the contract (`coaching_contracts.topics`); users carry the ACLs of
+`kafka_access`; each service scales on its own consumer group's lag.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kafka_access import PRINCIPAL_PREFIX, Principal, ServiceAccess
+
+from coaching_contracts.topics import DEFAULT_PARTITIONS, TopicSpec
+
+Manifest = dict[str, Any]
+
+PART_OF = {"app.kubernetes.io/part-of": "coaching-platform"}
+# The Strimzi Kafka cluster; Strimzi names its bootstrap Service and CA Secret after it.
+KAFKA_CLUSTER = "coaching-kafka"
+KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"
+STRIMZI_API = "kafka.strimzi.io/v1beta2"
+KEDA_API = "keda.sh/v1alpha1"
+# Three copies, two of them acknowledged before `acks=all` succeeds: one broker may be
+# down (a rolling restart) without stopping any producer or losing an acknowledged event.
+REPLICAS = 3
+MIN_IN_SYNC = "2"
+LAG_AUTH = "coaching-kafka-lag"
+KEDA_SECRET = f"{PRINCIPAL_PREFIX}keda-credentials"
+MIN_REPLICAS = 2  # one replica may be rescheduled while the other keeps consuming
+MAX_REPLICAS = DEFAULT_PARTITIONS  # more would idle on a topic's partitions
+
+
+def labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, **PART_OF}
+
+
+def _strimzi_metadata(name: str) -> Manifest:
+    return {"name": name, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER, **PART_OF}}
+
+
+def object_name(topic: str) -> str:
+    """A topic name as a Kubernetes object name (lowercase, no `_`); `topicName` keeps it exact."""
+    return re.sub(r"[^a-z0-9.-]", "-", topic.lower()).strip("-.")
+
+
+def kafka_topic(spec: TopicSpec, prefix: str) -> Manifest:
+    name = prefix + spec.name
+    return {
+        "apiVersion": STRIMZI_API,
+        "kind": "KafkaTopic",
+        "metadata": _strimzi_metadata(object_name(name)),
+        "spec": {
+            "topicName": name,
+            "partitions": DEFAULT_PARTITIONS,
+            "replicas": REPLICAS,
+            "config": {**spec.config, "min.insync.replicas": MIN_IN_SYNC},
+        },
+    }
+
+
+def credentials_secret(principal: str) -> str:
+    """The Secret (secrets.yaml) with the principal's password; not Strimzi's own Secret,
+    which the User Operator names after the KafkaUser and would overwrite."""
+    return f"{principal}-credentials"
+
+
+def kafka_user(principal: Principal) -> Manifest:
+    password = {"secretKeyRef": {"name": credentials_secret(principal.name), "key": "password"}}
+    acls = [
+        {
+            "resource": {
+                "type": grant.resource,
+                "name": grant.name,
+                "patternType": "prefix" if grant.prefix else "literal",
+            },
+            "operations": list(grant.operations),
+        }
+        for grant in principal.grants
+    ]
+    return {
+        "apiVersion": STRIMZI_API,
+        "kind": "KafkaUser",
+        "metadata": _strimzi_metadata(principal.name),
+        "spec": {
+            # The password comes from our Secret, so a cluster without Strimzi can be given
+            # the same credential (kafka-acls.sh).
+            "authentication": {"type": "scram-sha-512", "password": {"valueFrom": password}},
+            "authorization": {"type": "simple", "acls": acls},
+        },
+    }
+
+
+def scaled_object(access: ServiceAccess, group: str, bootstrap: str) -> Manifest:
+    trigger = {
+        "bootstrapServers": bootstrap,
+        "consumerGroup": group,
+        # No `topic`: the lag summed over every topic the group consumes.
+        "lagThreshold": "100",
+        # A new group starts at the earliest offset (coaching_kit.subscription).
+        "offsetResetPolicy": "earliest",
+    }
+    return {
+        "apiVersion": KEDA_API,
+        "kind": "ScaledObject",
+        "metadata": {"name": access.name, "labels": labels(access.name)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": access.name},
+            "minReplicaCount": MIN_REPLICAS,
+            "maxReplicaCount": MAX_REPLICAS,
+            "pollingInterval": 15,
+            "cooldownPeriod": 300,
+            # Each scale step rebalances the group: wait for lag to stay low before shrinking.
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}
+                }
+            },
+            "triggers": [
+                {"type": "kafka", "metadata": trigger, "authenticationRef": {"name": LAG_AUTH}}
+            ],
+        },
+    }
+
+
+def lag_authentication() -> Manifest:
+    """KEDA's own Kafka principal (`coaching-keda`): SCRAM over TLS, Strimzi's cluster CA."""
+    parameters = [(name, KEDA_SECRET, name) for name in ("sasl", "username", "password", "tls")]
+    parameters.append(("ca", KAFKA_CA_SECRET, "ca.crt"))
+    return {
+        "apiVersion": KEDA_API,
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": LAG_AUTH, "labels": PART_OF},
+        "spec": {
+            "secretTargetRef": [
+                {"parameter": parameter, "name": secret, "key": key}
+                for parameter, secret, key in parameters
+            ]
+        },
+    }

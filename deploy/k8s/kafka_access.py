@@ -1,0 +1,133 @@
+"""Who may do what on Kafka, derived from the code rather than written by hand.
+
+A service reads the topics its `app.py` subscribes to, under its own consumer group. It
+writes the events topics it owns (`TopicSpec.owner` in the contract), the dead-letter twin of
+every topic it reads (kit dead-letters a record to `<the record's topic>.dlq`), and, when it
+answers commands, the callers' reply topics, which must start with `REPLY_PREFIX`.
+Nothing else: no service may publish a command, create a topic or read another's commands.
+
+Two more principals complete the example set: KEDA, which only reads the consumer groups'
+offsets to scale on lag, and a gateway, the integrator who publishes commands and reads
+outcomes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from coaching_contracts.topics import ALL_TOPICS, TopicKind, dlq
+
+ROOT = Path(__file__).resolve().parents[2]
+# Reply topics a command's `reply_to` may name: the service's producer may write only there.
+REPLY_PREFIX = "replies."
+# Every Kafka principal of the platform is `coaching-<name>`, easy to tell apart on a
+# shared cluster.
+PRINCIPAL_PREFIX = "coaching-"
+GATEWAY_GROUP_PREFIX = "gateway"
+
+READ = ("Read", "Describe")
+WRITE = ("Write", "Describe")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ACL: operations on a topic or consumer group, by exact name or by prefix."""
+
+    resource: str  # "topic" | "group"
+    name: str
+    operations: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    about: str
+    grants: tuple[Grant, ...]
+
+
+@dataclass(frozen=True)
+class ServiceAccess:
+    """What one service does on Kafka and where it listens, as its code says."""
+
+    name: str
+    http_port: int
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+    answers_commands: bool
+
+
+def workspace_services() -> list[str]:
+    """Every service package of the workspace (`services/<svc>/pyproject.toml`, not `kit`)."""
+    found = (ROOT / "services").glob("*/pyproject.toml")
+    return sorted(path.parent.name for path in found if path.parent.name != "kit")
+
+
+def service_access(name: str) -> ServiceAccess:
+    """Reads the service's composition root: its handlers are what it consumes."""
+    app = importlib.import_module(f"coaching_{name}.app")
+    handlers = app.service.handlers
+    reads = tuple(handler.topic for handler in handlers)
+    owned = tuple(
+        spec.name
+        for spec in ALL_TOPICS
+        if spec.owner == name and spec.kind in (TopicKind.EVENTS, TopicKind.SNAPSHOTS)
+    )
+    outcomes = {handler.outcome_topic for handler in handlers if handler.outcome_topic}
+    if not outcomes <= set(owned):
+        raise ValueError(f"{name} answers on {outcomes - set(owned)}, which it does not own")
+    # The field's default, not the environment's value: the output must not depend on who runs it.
+    port = type(app.settings).model_fields["http_port"].default
+    return ServiceAccess(
+        name=name,
+        http_port=int(port),
+        reads=reads,
+        writes=owned + tuple(dlq(topic) for topic in reads),
+        answers_commands=bool(outcomes),
+    )
+
+
+def service_principal(access: ServiceAccess, prefix: str) -> Principal:
+    grants = [Grant("topic", prefix + topic, READ) for topic in access.reads]
+    grants += [Grant("topic", prefix + topic, WRITE) for topic in access.writes]
+    if access.answers_commands:
+        grants.append(Grant("topic", prefix + REPLY_PREFIX, WRITE, prefix=True))
+    grants.append(Grant("group", prefix + access.name, ("Read",)))
+    return Principal(PRINCIPAL_PREFIX + access.name, f"the {access.name} service", tuple(grants))
+
+
+def keda_principal(services: Iterable[ServiceAccess], prefix: str) -> Principal:
+    """Lag is end offset minus committed offset: describing topics and groups is enough."""
+    services = list(services)
+    topics = sorted({prefix + topic for access in services for topic in access.reads})
+    grants = [Grant("topic", topic, ("Describe",)) for topic in topics]
+    grants += [Grant("group", prefix + access.name, ("Describe",)) for access in services]
+    return Principal(PRINCIPAL_PREFIX + "keda", "KEDA's lag scaler", tuple(grants))
+
+
+def gateway_principal(prefix: str) -> Principal:
+    """An integrator: sends commands, reads every outcome, owns its reply topics."""
+    grants = [
+        Grant("topic", prefix + spec.name, WRITE)
+        for spec in ALL_TOPICS
+        if spec.kind is TopicKind.COMMANDS
+    ]
+    grants += [
+        Grant("topic", prefix + spec.name, READ)
+        for spec in ALL_TOPICS
+        if spec.kind in (TopicKind.EVENTS, TopicKind.SNAPSHOTS)
+    ]
+    grants.append(Grant("topic", prefix + REPLY_PREFIX, (*READ, "Create"), prefix=True))
+    grants.append(Grant("group", prefix + GATEWAY_GROUP_PREFIX, ("Read",), prefix=True))
+    return Principal(PRINCIPAL_PREFIX + "gateway", "an example gateway", tuple(grants))
+
+
+def all_principals(services: list[ServiceAccess], prefix: str) -> list[Principal]:
+    return [
+        *(service_principal(access, prefix) for access in services),
+        keda_principal(services, prefix),
+        gateway_principal(prefix),
+    ]

@@ -1,0 +1,188 @@
+"""The Kubernetes objects of one service: its Deployment, Service and PodDisruptionBudget
+(its ScaledObject is in custom_resources.py).
+
+Every service runs the one image (deploy/docker/Dockerfile) with its own command; what differs
+between services (name, port) comes from `kafka_access.ServiceAccess`, so the four
+stay alike by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from custom_resources import KAFKA_CA_SECRET, credentials_secret, labels
+from kafka_access import PRINCIPAL_PREFIX, ServiceAccess
+
+Manifest = dict[str, Any]
+
+# Rewritten to the real registry and tag by kustomization.yaml's `images`.
+IMAGE = "coaching-platform"
+CONFIG_MAP = "coaching-config"
+KAFKA_CA_DIR = "/etc/coaching/kafka-ca"
+UID = 10001  # the image's user (deploy/docker/Dockerfile)
+# uvicorn drains in-flight handlers for 20 s on SIGTERM (coaching_kit.cli), after the
+# preStop pause that lets the Service stop routing to the pod.
+PRE_STOP_S = 5
+GRACE_S = 35
+RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "192Mi"},
+    "limits": {"cpu": "1", "memory": "512Mi"},
+}
+
+
+def _secret_env(name: str, secret: str, key: str) -> Manifest:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def _secret(access: ServiceAccess) -> str:
+    return credentials_secret(PRINCIPAL_PREFIX + access.name)
+
+
+def _settings_env(access: ServiceAccess) -> list[Manifest]:
+    """What the service's settings need besides the ConfigMap: `migrate` reads the same
+    settings, which refuse SASL_SSL without a user, a password and the CA file."""
+    return [
+        _secret_env(f"{access.name.upper()}_DATABASE_URL", _secret(access), "database-url"),
+        # One service per pod, so the unprefixed names are unambiguous.
+        {"name": "KAFKA_SASL_USERNAME", "value": PRINCIPAL_PREFIX + access.name},
+        _secret_env("KAFKA_SASL_PASSWORD", _secret(access), "password"),
+    ]
+
+
+def _serve_env(access: ServiceAccess) -> list[Manifest]:
+    prefix = access.name.upper()
+    return [
+        # Every pod interface: the kubelet's probes and the Service come from outside.
+        {"name": f"{prefix}_HTTP_HOST", "value": "0.0.0.0"},  # noqa: S104
+        {"name": f"{prefix}_HTTP_PORT", "value": str(access.http_port)},
+        *_settings_env(access),
+    ]
+
+
+def _mounts() -> list[Manifest]:
+    return [
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+        {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+    ]
+
+
+def _container_security() -> Manifest:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _probe(path: str, period_s: int, failures: int, timeout_s: int = 3) -> Manifest:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period_s,
+        "timeoutSeconds": timeout_s,
+        "failureThreshold": failures,
+    }
+
+
+def _migrate(access: ServiceAccess) -> Manifest:
+    """Every new pod upgrades the database first; revisions run under an advisory lock,
+    so replicas starting together take turns and the later ones find nothing to do."""
+    return {
+        "name": "migrate",
+        "image": IMAGE,
+        "command": ["python", "-m", f"coaching_{access.name}", "migrate"],
+        "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
+        "env": _settings_env(access),
+        "resources": RESOURCES,
+        "securityContext": _container_security(),
+        "volumeMounts": _mounts(),
+    }
+
+
+def _serve(access: ServiceAccess) -> Manifest:
+    return {
+        "name": access.name,
+        "image": IMAGE,
+        "command": ["python", "-m", f"coaching_{access.name}", "serve"],
+        "ports": [{"name": "http", "containerPort": access.http_port}],
+        "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
+        "env": _serve_env(access),
+        # The service waits for Kafka before it serves HTTP at all: allow 5 minutes.
+        "startupProbe": _probe("/health", period_s=5, failures=60),
+        "livenessProbe": _probe("/health", period_s=10, failures=3),
+        # /ready runs its checks with a 3 s timeout each, in parallel.
+        "readinessProbe": _probe("/ready", period_s=5, failures=2, timeout_s=4),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
+        "resources": RESOURCES,
+        "securityContext": _container_security(),
+        "volumeMounts": _mounts(),
+    }
+
+
+def _pod_spec(access: ServiceAccess) -> Manifest:
+    return {
+        "automountServiceAccountToken": False,
+        # Service links would add USERS_PORT, STATS_SERVICE_HOST, ... : names in the services'
+        # own `<SVC>_` settings namespace.
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": GRACE_S,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"app.kubernetes.io/name": access.name}},
+            }
+        ],
+        "initContainers": [_migrate(access)],
+        "containers": [_serve(access)],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "kafka-ca", "secret": {"secretName": KAFKA_CA_SECRET}},
+        ],
+    }
+
+
+def deployment(access: ServiceAccess) -> Manifest:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": access.name, "labels": labels(access.name)},
+        # No `replicas`: the ScaledObject owns the count; applying a number here again
+        # would reset whatever the autoscaler chose.
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": access.name}},
+            "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {"metadata": {"labels": labels(access.name)}, "spec": _pod_spec(access)},
+        },
+    }
+
+
+def service(access: ServiceAccess) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": access.name, "labels": labels(access.name)},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": access.name},
+            "ports": [{"name": "http", "port": access.http_port, "targetPort": "http"}],
+        },
+    }
+
+
+def disruption_budget(access: ServiceAccess) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": access.name, "labels": labels(access.name)},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": access.name}},
+        },
+    }
