@@ -1,0 +1,96 @@
+"""`coachctl topics create|describe`: the contract's topics in this namespace.
+
+`describe` shows what the contract relies on (partitions, replication, retention and
+cleanup), how many records each partition holds, and for every consumer group of the
+namespace that committed on the topic, how far behind its end it is (lag).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from coaching_cli.config import of
+from coaching_cli.render import emit_json, out
+from coaching_cli.running import run
+from coaching_cli.topic_state import describe
+from coaching_contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS
+from coaching_kit.topics_admin import ensure_topics
+
+app = typer.Typer(help="The contract's topics: create them, describe them.", no_args_is_help=True)
+
+
+@app.command("create", epilog="Example:\n\n  $ coachctl --prefix staging. topics create")
+def create(
+    ctx: typer.Context,
+    partitions: Annotated[int, typer.Option(help="Partitions per topic.", min=1)] = (
+        DEFAULT_PARTITIONS
+    ),
+    replication_factor: Annotated[int, typer.Option(help="Replicas per partition.", min=1)] = 1,
+) -> None:
+    """Create every missing contract topic with its config (existing ones are left alone)."""
+    config = of(ctx)
+    created = set(
+        run(
+            ensure_topics(
+                config.bootstrap,
+                prefix=config.prefix,
+                partitions=partitions,
+                replication_factor=replication_factor,
+                client_kwargs=config.kafka,
+            )
+        )
+    )
+    table = Table("topic", "", "config")
+    for spec in ALL_TOPICS:
+        name = config.topic(spec.name)
+        state = "[green]created[/]" if name in created else "exists"
+        table.add_row(name, state, " ".join(f"{k}={v}" for k, v in spec.config.items()))
+    out.print(table)
+
+
+@app.command(
+    "describe",
+    epilog="Examples:\n\n  $ coachctl topics describe\n\n"
+    "  $ coachctl topics describe bookings.events --json",
+)
+def describe_(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Argument(help="One topic; default all of them.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON only.")] = False,
+) -> None:
+    """Partitions, replication, retention/cleanup config, end offsets and the lag of every
+    consumer group of the namespace that reads the topic."""
+    config = of(ctx)
+    names = [topic] if topic else [spec.name for spec in ALL_TOPICS]
+    described = run(describe(config, [config.topic(n) for n in names]))
+    if as_json:
+        emit_json(described)
+        return
+    for entry in described:
+        out.print(_view(entry))
+
+
+def _view(entry: dict[str, Any]) -> Group:
+    config = " ".join(f"{k}={v}" for k, v in entry["config"].items())
+    title = (
+        f"[bold]{entry['topic']}[/]  {len(entry['partitions'])} partitions,"
+        f" replication {entry['replicationFactor']}, {entry['records']} records, {config}"
+    )
+    table = Table("group", "lag", "committed/end per partition")
+    for group in entry["groups"]:
+        table.add_row(group["group"], str(group["lag"]), _per_partition(group["partitions"]))
+    if not entry["groups"]:
+        table.add_row("[dim]no consumer group has committed here[/]", "", "")
+    return Group(Text.from_markup(title), table)
+
+
+def _per_partition(rows: list[dict[str, Any]]) -> str:
+    def committed(row: dict[str, Any]) -> str:
+        return "-" if row["committed"] is None else str(row["committed"])
+
+    return "  ".join(f"p{r['partition']} {committed(r)}/{r['end']}" for r in rows)
