@@ -18,6 +18,7 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from coaching_contracts.commands import CreateBooking, CreateSlot, RegisterUser
 from coaching_contracts.topics import (
@@ -33,7 +34,7 @@ from coaching_kit.bus import Bus, Watcher, outcome_of
 CONFIRMED = "coaching.booking.confirmed.v1"
 
 
-async def _answer(events: Watcher, command_id: str, timeout: float = 60) -> dict:
+async def _answer(events: Watcher, command_id: str, timeout: float = 60) -> dict[str, Any]:
     (record,) = await events.wait_for(outcome_of(command_id), timeout=timeout)
     return {"type": record.type, **record.json()}
 
@@ -77,7 +78,7 @@ async def _book(bus: Bus, events: Watcher, slot: str, student: str) -> float:
     )
     if record.type != CONFIRMED:
         raise SystemExit(f"booking not confirmed: {record.json()}")
-    return record.timestamp_ms - sent_ms
+    return float(record.timestamp_ms - sent_ms)
 
 
 async def main(bookings: int, in_flight: int) -> None:

@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -104,7 +105,7 @@ def coach_history(n: int) -> Iterator[WireModel]:
         yield from _ending(i, state, at)
 
 
-def _ending(i: int, state: dict, at: datetime) -> Iterator[WireModel]:
+def _ending(i: int, state: dict[str, Any], at: datetime) -> Iterator[WireModel]:
     if i < 18:
         yield ev.BookingCompleted(**state, completed_at=at)
     elif i < 22:
@@ -136,7 +137,7 @@ def synthetic(count: int) -> list[WireModel]:
 
 
 def record(event: WireModel) -> tuple[str, bytes, list[tuple[str, bytes]], bytes | None]:
-    source = "/coaching/" + event.TOPIC.split(".")[0]  # type: ignore[union-attr]
+    source = "/coaching/" + event.TOPIC.split(".")[0]
     envelope = Envelope.new(type=event.TYPE, source=source, subject=event.subject())
     key = event.subject()
     return (
@@ -144,7 +145,7 @@ def record(event: WireModel) -> tuple[str, bytes, list[tuple[str, bytes]], bytes
         event.to_json(),
         list(envelope.headers().items()),
         key.encode() if key else None,
-    )  # type: ignore[return-value]
+    )
 
 
 async def publish_fast(prefix: str, events: list[WireModel]) -> float:
