@@ -29,9 +29,9 @@ status: ## what runs, and whether it is ready
 demo: up ## from nothing: install, start everything, run the scenario over Kafka, print it
 	$(PY) scripts/demo.py
 
-test: install ## the whole test suite over the real stack (starts the local stack if needed)
+test: install ## the whole test suite over the real stack, the 90-second chaos run included
 	$(STACK) up
-	$(PY) -m pytest -m "not chaos"
+	$(PY) -m pytest
 
 test-fast: ## unit tests only (no stack)
 	$(PY) -m pytest -m "not stack and not chaos"
@@ -39,7 +39,8 @@ test-fast: ## unit tests only (no stack)
 lint: ## ruff, formatting, mypy strict, import contracts
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy contracts/src services/*/src chaos/src
+	.venv/bin/mypy contracts/src services/*/src chaos/src cli/src
+	.venv/bin/mypy deploy/k8s bench
 	.venv/bin/lint-imports
 
 chaos: install ## 10 minutes of mixed load under faults on a private stack, then every invariant
@@ -48,8 +49,18 @@ chaos: install ## 10 minutes of mixed load under faults on a private stack, then
 chaos-short: install ## the 90-second chaos run as a test (about 3 minutes)
 	$(PY) -m pytest -m chaos
 
-schemas: ## regenerate the committed JSON Schemas from the contract models
+schemas: ## regenerate the committed JSON Schemas and AsyncAPI document from the contract models
 	$(PY) -m coaching_contracts.schema write
+	$(PY) -m coaching_contracts.asyncapi write
+
+.PHONY: manifests
+manifests: ## regenerate deploy/k8s's topics, Kafka users and ACLs, workloads, autoscalers from the code
+	$(PY) deploy/k8s/generate.py write
+
+.PHONY: bench
+bench: install ## the benchmark: monolith baseline, raw Kafka, the platform end to end (5-10 min)
+	$(STACK) up
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 fmt: ## format and autofix
 	.venv/bin/ruff format .

@@ -153,8 +153,8 @@ async def test_a_wrong_password_keeps_the_service_unready_and_its_log_says_why(
             await process.wait_ready(timeout=1.0)
         assert "not-the-password" not in process.log_path.read_text()
     finally:
-        # It is still in its start-up wait for Kafka, where SIGTERM is not acted on (uvicorn
-        # handles signals only once the lifespan has started): a plain stop would take 30 s.
+        # Still in its start-up wait for Kafka: uvicorn notes a SIGTERM but acts on it only
+        # once the lifespan's start-up returns, so a plain stop would wait out its 30 s.
         await process.stop(signal.SIGKILL)
 
 

@@ -13,6 +13,7 @@ import pytest
 from coaching_contracts.commands import RegisterUser
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS
 from coaching_kit.bus import outcome_of
+from coaching_kit.testing.process import ServiceProcess, free_port
 from coaching_kit.testing.proxy import FaultyProxy
 
 
@@ -111,3 +112,26 @@ async def test_sigterm_stops_the_service_cleanly(scratch_database, run_service):
     log = service.log_tail(50)
     assert "users stopped cleanly" in log
     assert "Application shutdown complete" in log
+
+
+async def test_sigterm_stops_a_service_still_waiting_for_kafka(
+    scratch_database, tmp_path, topic_prefix
+):
+    """uvicorn acts on signals only after start-up; a start-up waiting out a broker outage
+    must stop anyway, or a rollout waits its whole grace period and then kills it."""
+    nowhere = f"127.0.0.1:{free_port()}"  # nothing listens there: the broker is "down"
+    service = ServiceProcess(
+        "users",
+        {
+            "USERS_DATABASE_URL": await scratch_database("users"),
+            "USERS_KAFKA_BOOTSTRAP_SERVERS": nowhere,
+            "COACHING_TOPIC_PREFIX": topic_prefix,
+        },
+        tmp_path,
+    )
+    service.spawn()
+    await _until(lambda: "waiting for Kafka before starting" in service.log_tail(50), 60)
+    started = time.monotonic()
+    code = await service.stop(signal.SIGTERM, timeout=15)
+    assert time.monotonic() - started < 10, service.log_tail()
+    assert code not in (None, -signal.SIGKILL)

@@ -33,6 +33,7 @@ from coaching_kit.outbox import outbox_gauges
 from coaching_kit.relay import OutboxRelay, RelayConfig
 from coaching_kit.retry import Backoff
 from coaching_kit.settings import ServiceSettings
+from coaching_kit.startup import pause, stoppable
 from coaching_kit.subscription import subscribe
 from coaching_kit.tracing import configure_tracing
 
@@ -113,22 +114,27 @@ class Service:
     async def _until_kafka_answers(self) -> None:
         """FastStream starts its consumers once, right after this lifespan is entered; if Kafka
         is down then, the app shuts down while the HTTP server runs on. So a service that
-        starts during a broker outage waits here, retrying, until the broker answers."""
+        starts during a broker outage waits here, retrying, until the broker answers (or it is
+        told to stop)."""
         backoff = Backoff(self.settings.retry_initial_backoff_s, self.settings.retry_max_backoff_s)
-        while True:
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                **self.settings.kafka_auth.client_kwargs(),
-            )
-            try:
-                await admin.start()
-                await admin.describe_cluster()
-                return
-            except (KafkaError, OSError) as exc:
-                log.warning("waiting for Kafka before starting: %r", exc)
-            finally:
-                await admin.close()
-            await backoff.wait()
+        async with stoppable() as stop:
+            while not await self._kafka_answers():
+                await pause(stop, backoff.next_delay())
+
+    async def _kafka_answers(self) -> bool:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **self.settings.kafka_auth.client_kwargs(),
+        )
+        try:
+            await admin.start()
+            await admin.describe_cluster()
+            return True
+        except (KafkaError, OSError) as exc:
+            log.warning("waiting for Kafka before starting: %r", exc)
+            return False
+        finally:
+            await admin.close()
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:

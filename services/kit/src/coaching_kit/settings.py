@@ -61,7 +61,7 @@ class ServiceSettings(BaseSettings):
     # Consumers: up to this many records are handled in one transaction; an idle poll waits
     # this long for a first record before polling again (the idle latency bound).
     consume_batch_max_records: int = 200
-    consume_batch_timeout_ms: int = 20
+    consume_batch_timeout_ms: int = 5
     # Outbox relay: how many rows one publish round takes, and the poll that backs up NOTIFY.
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 1.0
