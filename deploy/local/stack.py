@@ -372,6 +372,14 @@ def _pg_init(cfg: Config) -> bool:
     return True
 
 
+def _durability() -> dict[str, str]:
+    """Disposable dev data: durability is not worth every commit's fsync. A stack whose
+    PostgreSQL is crashed on purpose (the chaos run, COACHING_STACK_DURABLE=1) must keep
+    what it acknowledged, or the crash loses commits and the run proves nothing."""
+    value = "on" if os.environ.get("COACHING_STACK_DURABLE") == "1" else "off"
+    return dict.fromkeys(("fsync", "synchronous_commit", "full_page_writes"), value)
+
+
 def _write_pg_settings(cfg: Config) -> None:
     # Rewritten at every start so that a new PGPORT or stack dir takes effect without initdb.
     settings = {
@@ -381,10 +389,7 @@ def _write_pg_settings(cfg: Config) -> None:
         # The services' pools and parallel tests open many connections.
         "max_connections": "200",
         "shared_buffers": "256MB",
-        # Disposable dev data: durability is not worth the cost of every commit's fsync.
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
+        **_durability(),
     }
     conf = cfg.pg_data / "stack.conf"
     conf.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))

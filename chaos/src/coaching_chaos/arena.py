@@ -41,6 +41,8 @@ class Arena:
             if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
         }
         env.update(
+            # PostgreSQL is crashed on purpose here: it must keep every commit it acknowledged.
+            COACHING_STACK_DURABLE="1",
             COACHING_STACK_DIR=str(self.stack_dir),
             PGPORT=str(self.pg_port),
             KAFKA_PORT=str(self.kafka_port),

@@ -89,15 +89,7 @@ class Reader:
 
 def seen(record: Record) -> Seen:
     """The record with its key and headers decoded, for display and matching."""
-    return Seen(
-        record.topic,
-        record.partition,
-        record.offset,
-        record.key.decode(errors="replace") if record.key is not None else None,
-        {k: v.decode(errors="replace") for k, v in record.headers},
-        record.value or b"",
-        record.timestamp,
-    )
+    return Seen.of(record)
 
 
 def consumer(config: Config) -> AIOKafkaConsumer:

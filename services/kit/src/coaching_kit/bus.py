@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from coaching_contracts.base import WireModel
 from coaching_kit.envelope import Envelope
@@ -30,6 +30,19 @@ class Seen:
     headers: dict[str, str]
     value: bytes
     timestamp_ms: int = 0  # when its producer sent it (Kafka CreateTime)
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[Any, Any]) -> Seen:
+        """The record with its key and headers decoded, for display and matching."""
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key.decode(errors="replace") if record.key is not None else None,
+            {k: v.decode(errors="replace") for k, v in record.headers},
+            record.value or b"",
+            record.timestamp,
+        )
 
     @property
     def type(self) -> str | None:
@@ -136,18 +149,7 @@ class Watcher:
         while True:
             batches = await self._consumer.getmany(timeout_ms=200)
             for records in batches.values():
-                self.seen.extend(
-                    Seen(
-                        r.topic,
-                        r.partition,
-                        r.offset,
-                        r.key.decode(errors="replace") if r.key is not None else None,
-                        {k: v.decode(errors="replace") for k, v in r.headers},
-                        r.value or b"",
-                        r.timestamp,
-                    )
-                    for r in records
-                )
+                self.seen.extend(Seen.of(r) for r in records)
             if batches:
                 self._arrived.set()
 
