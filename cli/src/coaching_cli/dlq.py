@@ -17,10 +17,11 @@ from rich.progress import Progress
 from rich.text import Text
 
 from coaching_cli.config import Config, of
-from coaching_cli.kafka import Record, read_all, seen
+from coaching_cli.kafka import Record, read_all
 from coaching_cli.render import as_dict, emit_json, out, record_view
 from coaching_cli.running import INVALID, fail, run
 from coaching_contracts.topics import ALL_TOPICS, TopicKind, dlq
+from coaching_kit.bus import Seen
 from coaching_kit.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGIN, DLQ_REASON, DLQ_TIME
 from coaching_kit.relay import producer_for
 
@@ -38,7 +39,7 @@ def base_topics() -> list[str]:
 
 
 def summary(record: Record) -> dict[str, str | None]:
-    found = seen(record)
+    found = Seen.of(record)
     row: dict[str, str | None] = {"topic": found.topic, "at": f"{found.partition}@{found.offset}"}
     row |= {name: found.headers.get(name) for name in (DLQ_TIME, DLQ_REASON, DLQ_CONSUMER)}
     row |= {"type": found.type, "ce_id": found.headers.get("ce_id"), "key": found.key}
@@ -103,7 +104,7 @@ def show(
 ) -> None:
     """One dead letter: every header (the dlq_* ones included) and its value."""
     record = _select(run(_read(of(ctx), [topic])), at)
-    emit_json(as_dict(seen(record))) if as_json else out.print(record_view(seen(record)))
+    emit_json(as_dict(Seen.of(record))) if as_json else out.print(record_view(Seen.of(record)))
 
 
 @app.command(

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from coaching_cli.config import Config
-from coaching_kit.bus import Seen, all_partitions
+from coaching_kit.bus import all_partitions
 
 Offsets = dict[TopicPartition, int]
 # Raw records keep their headers' exact bytes, which a dead-letter replay must republish.
@@ -85,11 +85,6 @@ class Reader:
 
     async def _behind(self, tp: TopicPartition, stop_at: Offsets) -> bool:
         return bool(await self._consumer.position(tp) < stop_at[tp])
-
-
-def seen(record: Record) -> Seen:
-    """The record with its key and headers decoded, for display and matching."""
-    return Seen.of(record)
 
 
 def consumer(config: Config) -> AIOKafkaConsumer:

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 
 from coaching_cli.config import Config
-from coaching_cli.kafka import Reader, seen
+from coaching_cli.kafka import Reader
 from coaching_contracts.base import WireModel
 from coaching_contracts.commands import CreateBooking
 from coaching_contracts.topics import events_topic_for
@@ -79,6 +79,6 @@ async def first(reader: Reader, predicate: Callable[[Seen], bool], timeout: floa
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             async for record in reader.records():
-                if predicate(found := seen(record)):
+                if predicate(found := Seen.of(record)):
                     return found
     return None

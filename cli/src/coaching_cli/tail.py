@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from coaching_cli.config import Config, of
-from coaching_cli.kafka import Reader, seen
+from coaching_cli.kafka import Reader
 from coaching_cli.render import as_dict, emit_json, out, record_view
 from coaching_cli.running import run
 from coaching_kit.bus import Seen
@@ -61,7 +61,7 @@ class Tail:
         async with Reader(config, [config.topic(self.topic)]) as reader:
             ends = await reader.start_at("beginning" if self.from_beginning else "end")
             async for record in reader.records(stop_at=None if self.follow else ends):
-                if not self.wanted(found := seen(record)):
+                if not self.wanted(found := Seen.of(record)):
                     continue
                 self.print(found)
                 shown += 1

@@ -9,8 +9,9 @@ import uuid
 from datetime import UTC, datetime
 
 from coaching_cli.config import Config
-from coaching_cli.kafka import read_all, seen
+from coaching_cli.kafka import read_all
 from coaching_contracts.topics import USERS_COMMANDS
+from coaching_kit.bus import Seen
 
 CONFIRMED = "coaching.booking.confirmed.v1"
 # Generous: the machines these run on are shared and at times very slow.
@@ -100,9 +101,8 @@ async def test_invalid_input_exits_2_and_publishes_nothing(coachctl):
 
     # Each run returned only after Kafka acknowledged what it sent, so the log is complete.
     config = Config(bootstrap=coachctl.bootstrap, prefix=coachctl.prefix)
-    ids = [
-        seen(r).headers.get("ce_id") for r in await read_all(config, [config.topic(USERS_COMMANDS)])
-    ]
+    records = await read_all(config, [config.topic(USERS_COMMANDS)])
+    ids = [Seen.of(r).headers.get("ce_id") for r in records]
     assert good in ids
     assert bad not in ids
 

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from coaching_cli.config import Config
-from coaching_cli.kafka import read_all, seen
+from coaching_cli.kafka import read_all
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS
-from coaching_kit.bus import Bus
+from coaching_kit.bus import Bus, Seen
 from coaching_kit.envelope import Envelope
 from coaching_kit.testing.process import free_port
 
@@ -30,7 +30,7 @@ async def _send_malformed_command(coachctl) -> str:
 async def _commands_with_id(coachctl, command_id: str) -> list:
     config = Config(bootstrap=coachctl.bootstrap, prefix=coachctl.prefix)
     records = await read_all(config, [config.topic(USERS_COMMANDS)])
-    return [seen(r) for r in records if seen(r).headers.get("ce_id") == command_id]
+    return [Seen.of(r) for r in records if Seen.of(r).headers.get("ce_id") == command_id]
 
 
 async def test_a_dead_letter_is_listed_shown_and_replayed_to_its_topic(coachctl):

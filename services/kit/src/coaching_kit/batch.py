@@ -60,12 +60,15 @@ class BatchHandler:
         """Returns once every record's effects are committed; raises only when cancelled."""
         if len(records) == 1:
             await self.consumer_for(records[0].topic).handle(records[0])
-            return
+        else:
+            await self._handle_batch(records)
+        metrics.BATCH_RECORDS.labels(self.service).observe(len(records))
+
+    async def _handle_batch(self, records: Sequence[Record]) -> None:
         backoff = self.backoff()
         while True:
             try:
                 await self._apply_optimistically(records)
-                metrics.BATCH_RECORDS.labels(self.service).observe(len(records))
                 return
             except asyncio.CancelledError:
                 raise
