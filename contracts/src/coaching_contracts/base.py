@@ -43,7 +43,13 @@ def _require_offset_and_normalise(value: datetime) -> datetime:
             "Naive date-time rejected: add a UTC offset (RFC 3339), e.g. {example}",
             {"example": RFC3339_EXAMPLE},
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # Year 1 at +01:00 is an instant before datetime.min in UTC: out of range, not a crash.
+        raise PydanticCustomError(
+            "datetime_out_of_range", "Date-time out of range once converted to UTC"
+        ) from None
 
 
 UtcDateTime = Annotated[

@@ -81,15 +81,28 @@ class RejectionCode(StrEnum):
     INTERNAL = "internal"
 
 
+# Control characters (C0, DEL, C1) are refused in every text field: they are invisible in a
+# UI, break logs and terminals, and NUL cannot be stored in a PostgreSQL text column. Free
+# text keeps tab and line breaks; single-line fields (names, email) have none.
+_SINGLE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_FREE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
 # Names: what a person types into a form, trimmed; 100 characters fits any real name.
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_SINGLE_LINE),
+]
 
 # A light check only: one @, a dot in the domain, no spaces. Deliverability is not the
 # contract's business (and email-validator is not a dependency). 254 is RFC 5321's limit.
+_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f]+"
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+        strip_whitespace=True,
+        min_length=3,
+        max_length=254,
+        pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$",
     ),
 ]
 
@@ -99,8 +112,12 @@ PhoneNumber = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[+0-9 ()-]+$"),
 ]
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500, pattern=_FREE_TEXT)
+]
+Notes = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=_FREE_TEXT)
+]
 
 # strict: "5" or 4.5 is a client bug worth hearing about, not something to coerce.
 SatisfactionScore = Annotated[int, Field(ge=1, le=5, strict=True)]

@@ -1,7 +1,8 @@
 """Kafka header schemas of the AsyncAPI document: the CloudEvents binary-mode envelope
 (`coaching_contracts.envelope`), the request/reply and trace headers, and a dead letter's.
 
-Every header value is a UTF-8 string on the wire. Other headers are allowed and ignored.
+Every envelope header value is a UTF-8 string without control characters, sent at most
+once; other headers are allowed and ignored (a dead letter keeps them byte for byte).
 """
 
 from __future__ import annotations
@@ -27,12 +28,23 @@ DLQ_ORIGIN = "dlq_origin"
 DLQ_CONSUMER = "dlq_consumer"
 DLQ_TIME = "dlq_time"
 _DLQ = (DLQ_REASON, DLQ_ERROR, DLQ_ORIGIN, DLQ_CONSUMER, DLQ_TIME)
+# Written by `coachctl dlq replay`: on the replayed record, the dead letter it came from
+# (`<dlq topic>/<partition>@<offset>`) and when; on the marker record it then adds to the
+# dead-letter topic (empty value), the dead letter it replayed.
+DLQ_REPLAYED_FROM = "dlq_replayed_from"
+DLQ_REPLAYED_AT = "dlq_replayed_at"
+DLQ_REPLAYED = "dlq_replayed"
 DLQ_REASONS = (
-    "invalid_envelope: not a CloudEvents 1.0 binary-mode record (no ce_id, ...)",
+    "invalid_envelope: not a CloudEvents 1.0 binary-mode record (no ce_id, an envelope "
+    "header repeated, not UTF-8, or holding a control character, ...)",
     "unsupported_content_type: a content-type other than application/json",
+    "invalid_reply_to: a reply_to outside the reply prefix (`replies.` by default)",
     "unknown_type: a ce_type the commands topic does not take",
     "invalid_json: the value is not JSON",
     "schema_invalid: the value does not validate against its ce_type's schema",
+    "undecodable: a parser failed on the content in an unforeseen way",
+    "undecodable_record: the Kafka client could not read the record at all (e.g. a header "
+    "name that is not UTF-8); the dead letter then carries only its position",
     "handler_error: a valid message whose handler kept failing (a bug)",
 )
 
@@ -80,7 +92,9 @@ _CLOUDEVENTS: dict[str, Any] = {
 def schemas() -> dict[str, Any]:
     """The header schemas, for `components.schemas`."""
     reply_to = _text(
-        "Request/reply: a topic that also receives the command's final outcome.",
+        "Request/reply: a topic that also receives the command's final outcome. It must lie "
+        "under the reply prefix (`replies.` by default) and exist: any other value is "
+        "dead-lettered (`invalid_reply_to`) and answered `invalid` on the events topic only.",
         pattern="^[a-zA-Z0-9._-]{1,249}$",
     )
     required = sorted(ce.REQUIRED_HEADERS)
