@@ -1,5 +1,5 @@
 """Raw Kafka on this machine, with the platform's own client settings: how many records a
-second one producer publishes (`producer_for`: idempotent, acks=all, linger 2 ms; sends
+second one producer publishes (`producer_for`: idempotent, acks=all, no linger; sends
 pipelined, as the outbox relay does) and one group consumer reads back (`getmany`, manual
 commit after each batch, as a consumer that commits only what it handled).
 

@@ -22,6 +22,7 @@ from coaching_contracts.commands import CompleteBooking, MarkNoShow, SubmitRevie
 from coaching_contracts.events import SlotReserved
 from coaching_kit.db import OUTBOX, create_engine
 from coaching_kit.jobs import in_transaction
+from coaching_kit.outbox import header_value
 from coaching_kit.rejections import CommandRejectedError
 
 
@@ -188,8 +189,8 @@ async def test_the_database_keeps_one_booking_per_slot_and_the_second_is_rejecte
         ).one()
         rejected = await conn.scalar(
             select(func.count()).where(
-                OUTBOX.c.key == str(second.id),
-                OUTBOX.c.headers["ce_type"].astext == "coaching.booking.rejected.v1",
+                OUTBOX.c.key == str(second.id).encode(),
+                header_value("ce_type") == b"coaching.booking.rejected.v1",
             )
         )
     assert (row.rejection_code, rejected) == ("slot_unavailable", 1)

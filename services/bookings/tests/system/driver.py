@@ -17,7 +17,7 @@ from coaching_contracts.base import WireModel
 from coaching_contracts.commands import CompleteBooking, CreateBooking
 from coaching_contracts.events import SlotReservationRejected, SlotReserved, UserRegistered
 from coaching_contracts.topics import BOOKINGS_COMMANDS, SLOTS_EVENTS, USERS_EVENTS
-from coaching_kit.bus import Bus, Seen, Watcher, outcome_of
+from coaching_kit.bus import Bus, Seen, Watcher, distinct, outcome_of
 from coaching_kit.envelope import Envelope
 
 REQUESTED = "coaching.booking.requested.v1"
@@ -71,7 +71,7 @@ class Driver:
         def matches(s: Seen) -> bool:
             return outcome_of(command_id)(s) and (types is None or s.type in types)
 
-        (record,) = await self.events.wait_for(matches, timeout=30)
+        (record,) = await self.events.wait_for(distinct(matches), timeout=30)
         return record
 
     async def send(self, command: WireModel, **kwargs) -> Seen:
@@ -122,8 +122,11 @@ class Driver:
 
     async def published(self, booking_id: str, ce_type: str) -> int:
         """Events of one type for a booking in the outbox: what the service ever decided."""
-        query = "SELECT count(*) FROM outbox WHERE key = $1 AND headers->>'ce_type' = $2"
-        return int(await self.db.fetchval(query, booking_id, ce_type))
+        query = (
+            "SELECT count(*) FROM outbox WHERE key = $1"
+            " AND header_values[array_position(header_names, 'ce_type'::bytea)] = $2"
+        )
+        return int(await self.db.fetchval(query, booking_id.encode(), ce_type.encode()))
 
 
 def _registered(user_id: str, role: str) -> UserRegistered:

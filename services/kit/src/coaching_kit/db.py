@@ -1,8 +1,9 @@
 """Database plumbing every service shares: the engine, naming conventions, kit's own tables.
 
-Each service owns one PostgreSQL database. Kit adds two tables to it: `outbox` (events waiting
-to be published, written in the same transaction as the state change that caused them) and
-`inbox` (ids of consumed messages, written in the transaction of their effects).
+Each service owns one PostgreSQL database. Kit adds three tables to it: `outbox` (records
+waiting to be published, written in the same transaction as the state change that caused
+them), `inbox` (ids of consumed messages, written in the transaction of their effects) and
+`relay_lease` (which replica's outbox relay is the active one, relay.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Identity,
@@ -24,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # NOTIFY is scoped to one database, and each service owns its own, so one name serves all.
@@ -40,10 +42,10 @@ NAMING_CONVENTION = {
 
 
 def new_metadata(*extra: Table) -> MetaData:
-    """A service's MetaData, with kit's outbox and inbox tables (and any other kit table the
-    service keeps, e.g. the user directory) already in it, for Alembic."""
+    """A service's MetaData, with kit's outbox, inbox and relay lease tables (and any other kit
+    table the service keeps, e.g. the user directory) already in it, for Alembic."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    for table in (OUTBOX, INBOX, *extra):
+    for table in (*KIT_TABLES, *extra):
         table.to_metadata(metadata)
     return metadata
 
@@ -55,20 +57,35 @@ def _outbox_table(metadata: MetaData) -> Table:
         # Identity order is the publish order; the relay never skips a gap, it selects
         # every unpublished row, so a transaction that commits late is still published.
         Column("id", BigInteger, Identity(always=True), primary_key=True),
+        # Which of the relay's lanes publishes the row (lanes.py). `event`: a service's events
+        # and command outcomes, strictly in order, never parked. `reply` (an outcome copied to
+        # a caller's `reply_to`) and `dead_letter` (to `<topic>.dlq`): apart, so they never
+        # hold events up, and parked when Kafka will never take them.
+        Column("lane", String(16), nullable=False, server_default="event"),
         Column("topic", String(249), nullable=False),
-        Column("key", Text, nullable=True),
-        Column("headers", JSONB, nullable=False),
+        # The record exactly as Kafka carries it. Bytes, not text: PostgreSQL text and jsonb
+        # refuse NUL, and a dead letter copies whatever bytes the broken record had.
+        Column("key", LargeBinary, nullable=True),
+        # Headers as two parallel arrays, in order: Kafka allows a name to repeat and a value
+        # to be null (a NULL element), which a JSON object cannot hold.
+        Column("header_names", ARRAY(LargeBinary), nullable=False, server_default="{}"),
+        Column("header_values", ARRAY(LargeBinary), nullable=False, server_default="{}"),
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
-        # A row Kafka can never accept (too large, its topic does not exist) is parked with
-        # the reason instead of blocking every row behind it; see relay.py.
+        # A reply or dead letter Kafka can never accept (too large, its topic does not exist)
+        # is parked with the reason instead of being retried forever; see lanes.py.
         Column("parked_at", DateTime(timezone=True), nullable=True),
         Column("park_reason", Text, nullable=True),
+        CheckConstraint("lane IN ('event', 'reply', 'dead_letter')", name="lane"),
+        CheckConstraint(
+            "cardinality(header_names) = cardinality(header_values)", name="headers_paired"
+        ),
     )
-    # The relay's only query: the unpublished rows in id order; the index stays tiny.
+    # The relay's queries: one lane's unpublished rows in id order; the index stays tiny.
     Index(
         "ix_outbox_unpublished",
+        table.c.lane,
         table.c.id,
         postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
     )
@@ -86,9 +103,23 @@ def _inbox_table(metadata: MetaData) -> Table:
     )
 
 
+def _relay_lease_table(metadata: MetaData) -> Table:
+    # One row per relay group: the active relay renews `expires_at` every third of its lease;
+    # a standby takes the row once it has expired (relay.py, lease.py).
+    return Table(
+        "relay_lease",
+        metadata,
+        Column("name", String(100), primary_key=True),
+        Column("holder", String(200), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+    )
+
+
 _KIT_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 OUTBOX = _outbox_table(_KIT_METADATA)
 INBOX = _inbox_table(_KIT_METADATA)
+RELAY_LEASE = _relay_lease_table(_KIT_METADATA)
+KIT_TABLES = (OUTBOX, INBOX, RELAY_LEASE)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

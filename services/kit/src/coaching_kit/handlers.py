@@ -74,12 +74,19 @@ class Emitter:
         return envelope
 
     def reply(self, event: WireModel, envelope: Envelope, reply_to: str, correlation: str) -> None:
-        """Send a final outcome to a caller's reply topic (FastStream request/reply headers)."""
+        """Send a final outcome to a caller's reply topic (FastStream request/reply headers).
+
+        It goes in the relay's reply lane: a caller's topic that is missing or refuses the
+        record is parked there and never holds up the service's events."""
         headers = {**envelope.headers(), **current_headers()}
         headers[REPLY_CORRELATION_HEADER] = correlation.encode()
         self.outgoing.append(
             OutgoingMessage(
-                topic=reply_to, key=event.subject(), payload=event.to_json(), headers=headers
+                topic=reply_to,
+                key=event.subject(),
+                payload=event.to_json(),
+                headers=headers,
+                lane="reply",
             )
         )
 

@@ -28,6 +28,8 @@ from prometheus_client import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coaching_contracts.registry import model_for
+
 log = logging.getLogger(__name__)
 _SCRAPE_TIMEOUT_S = 2.0
 
@@ -120,6 +122,12 @@ def handled(service: str, topic: str, type_: str, outcome: str, seconds: float =
     record(action)
 
 
+def type_label(ce_type: str) -> str:
+    """The `type` label of a consumed message: a contract type as it is, anything else
+    `other`, so that a client sending made-up types cannot grow the label set without bound."""
+    return ce_type if model_for(ce_type) is not None else "other"
+
+
 def rejected(service: str, type_: str, code: str) -> None:
     record(lambda: REJECTIONS.labels(service, type_, code).inc())
 
@@ -160,20 +168,27 @@ def metrics_route(
     return ("/metrics", metrics)
 
 
-def consumer_lag(subscribers: list[Any]) -> Gauges:
-    """Records not yet consumed, summed over the partitions this replica owns, from the
-    consumer's own fetch state (no broker round trip)."""
+def consumer_lag(lag: Callable[[], int]) -> Gauges:
+    """Records not yet committed as ended, over the partitions this replica owns, from the
+    consume loop's own state (no broker round trip)."""
 
     async def consumer_lag_records(engine: AsyncEngine) -> Mapping[str, float]:
-        lag = 0
-        for subscriber in subscribers:
-            consumer = getattr(subscriber, "consumer", None)
-            if consumer is None:
-                continue
-            for partition in consumer.assignment():
-                highwater = consumer.highwater(partition)
-                if highwater is not None:
-                    lag += max(0, highwater - await consumer.position(partition))
-        return {"consumer_lag_records": float(lag)}
+        return {"consumer_lag_records": float(lag())}
 
     return consumer_lag_records
+
+
+# The outbox relay's event lane (lanes.py): a row it cannot publish holds back every row behind
+# it (it is never parked: a later event of its key must not overtake it). Set by the active
+# relay at each attempt, so they lag by at most one retry backoff.
+OUTBOX_BLOCKED_ROWS = Gauge(
+    "coaching_outbox_blocked_rows",
+    "Event rows of the outbox the relay's last attempt could not publish; nothing behind them "
+    "is published until they pass (0: the event lane flows)",
+    ["service"],
+)
+OUTBOX_BLOCKED_SECONDS = Gauge(
+    "coaching_outbox_blocked_seconds",
+    "How long the outbox relay's event lane has been stuck at its oldest row (0: it flows)",
+    ["service"],
+)

@@ -1,77 +1,101 @@
 """The writing side of the transactional outbox.
 
 A message is a row in the same transaction as the state change that caused it, so either both
-happen or neither; the relay (relay.py) publishes committed rows to Kafka.
+happen or neither; the relay (relay.py) publishes committed rows to Kafka. A row holds the
+record as bytes (key, header names and values, payload), so anything Kafka can carry, a dead
+letter's copy of a broken record included, can be stored and is published byte for byte.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from sqlalchemy import insert, text
+from sqlalchemy import ColumnElement, func, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL
 
-# Header values are stored as text; a value that is not UTF-8 (possible in a dead letter's
-# copy of a broken message) is kept exactly, base64-encoded behind this prefix.
-_BINARY_PREFIX = "base64:"
+# Which of the relay's lanes publishes a row, and whether it may be parked (db.py, lanes.py).
+Lane = Literal["event", "reply", "dead_letter"]
+Header = tuple[str, bytes | None]
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """One Kafka record to publish: topic, key, headers and the payload bytes."""
+    """One Kafka record to publish.
+
+    `key` may be given as text (stored UTF-8 encoded) and `headers` as a mapping (existing
+    callers build dicts); both are normalised on construction, so `key` is then bytes or
+    None and `headers` a tuple of (name, value) pairs in order, names repeating as Kafka
+    allows, a None value being a header whose value is null."""
 
     topic: str
-    key: str | None
+    key: bytes | str | None
     payload: bytes
-    headers: Mapping[str, bytes] = field(default_factory=dict)
+    headers: Sequence[Header] | Mapping[str, bytes | None] = ()
+    lane: Lane = "event"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.key, str):
+            object.__setattr__(self, "key", self.key.encode())
+        pairs = self.headers.items() if isinstance(self.headers, Mapping) else self.headers
+        object.__setattr__(self, "headers", tuple((name, value) for name, value in pairs))
+
+    @property
+    def key_bytes(self) -> bytes | None:
+        return self.key.encode() if isinstance(self.key, str) else self.key
+
+    @property
+    def header_pairs(self) -> tuple[Header, ...]:
+        return tuple(self.headers.items() if isinstance(self.headers, Mapping) else self.headers)
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of a header (the one a reader taking one value gets), or None."""
+        values = [value for header_name, value in self.header_pairs if header_name == name]
+        return values[-1] if values else None
 
 
-def encode_headers(headers: Mapping[str, bytes]) -> dict[str, str]:
-    stored = {}
-    for name, value in headers.items():
-        try:
-            text_value = value.decode()
-        except UnicodeDecodeError:
-            text_value = _BINARY_PREFIX + base64.b64encode(value).decode()
-        else:
-            if text_value.startswith(_BINARY_PREFIX):
-                text_value = _BINARY_PREFIX + base64.b64encode(value).decode()
-        stored[name] = text_value
-    return stored
+# Header names are `str` (as aiokafka gives and takes them), stored as their UTF-8 bytes:
+# text could not hold a NUL. `surrogatepass`, so that even a name no Kafka client can send
+# (a lone surrogate) is stored rather than failing the transaction; the relay then parks
+# (or, an event, blocks on) that row.
+_NAME_ERRORS = "surrogatepass"
 
 
-def decode_headers(stored: Mapping[str, str]) -> list[tuple[str, bytes]]:
+def stored_headers(names: Sequence[bytes], values: Sequence[bytes | None]) -> list[Header]:
+    """A row's header arrays as the pairs a Kafka client takes."""
     return [
-        (
-            name,
-            base64.b64decode(value[len(_BINARY_PREFIX) :])
-            if value.startswith(_BINARY_PREFIX)
-            else value.encode(),
-        )
-        for name, value in stored.items()
+        (bytes(name).decode(errors=_NAME_ERRORS), None if value is None else bytes(value))
+        for name, value in zip(names, values, strict=True)
     ]
+
+
+def header_value(name: str) -> ColumnElement[Any]:
+    """SQL for the (first) value of header `name` of an outbox row, NULL without one: what
+    `headers->>'name'` was when headers were jsonb. In plain SQL:
+    `header_values[array_position(header_names, 'name'::bytea)]`."""
+    return OUTBOX.c.header_values[func.array_position(OUTBOX.c.header_names, name.encode())]
+
+
+def _row(message: OutgoingMessage) -> dict[str, Any]:
+    pairs = message.header_pairs
+    return {
+        "lane": message.lane,
+        "topic": message.topic,
+        "key": message.key_bytes,
+        "header_names": [name.encode(errors=_NAME_ERRORS) for name, _ in pairs],
+        "header_values": [value for _, value in pairs],
+        "payload": message.payload,
+    }
 
 
 async def add_to_outbox(conn: AsyncConnection, messages: list[OutgoingMessage]) -> None:
     """Queue messages in the caller's transaction and wake the relay when it commits."""
     if not messages:
         return
-    await conn.execute(
-        insert(OUTBOX),
-        [
-            {
-                "topic": m.topic,
-                "key": m.key,
-                "headers": encode_headers(m.headers),
-                "payload": m.payload,
-            }
-            for m in messages
-        ],
-    )
+    await conn.execute(insert(OUTBOX), [_row(m) for m in messages])
     # Postgres delivers NOTIFY only on commit and folds duplicates, so this is cheap.
     await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
 

@@ -1,80 +1,65 @@
-"""The outbox relay: publishes committed outbox rows to Kafka, in order, at least once.
+"""The outbox relay: publishes committed outbox rows to Kafka, at least once, in two lanes.
 
-One relay per service is active at a time: it holds a session-level advisory lock on its
-own connection; standby replicas poll for the lock and take over when the holder's
-connection dies. The active relay sleeps on LISTEN/NOTIFY, with a short poll as the fallback
-for a lost notification. A row is marked published only after Kafka acknowledged it (acks=all,
-idempotent producer), so a relay killed between the two publishes the row again on restart;
-consumers drop the duplicate by its `ce_id` (inbox.py).
+Leadership: one relay per service is active at a time. It holds a lease (`relay_lease`, see
+lease.py for why a lease and not an advisory lock): it renews it every third of `lease_s` on a
+connection of its own and stops publishing the moment it cannot prove it still holds it, on
+its own monotonic clock; standbys try to take it every poll interval and get it once it has
+expired on the database's clock. So a leader that dies, freezes or is cut off by a half-open
+network is replaced within about `lease_s` (10 s by default); a clean shutdown hands over at
+once. A leader that wakes from a freeze finds its lease gone before it sends anything more.
+
+Publishing (lanes.py): the event lane (a service's events and command outcomes) in strict
+order per partition, never parking a row; the side lane (replies and dead letters) apart,
+with its own producer and short timeouts, parking what Kafka will never take. Both sleep on
+LISTEN/NOTIFY with a poll as the fallback for a lost notification. A row is marked published
+only after Kafka acknowledged it (acks=all, idempotent producer), so a relay killed between
+the two publishes the row again on restart; consumers drop the duplicate by its `ce_id`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
+import os
+import socket
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, KafkaTimeoutError, UnknownTopicOrPartitionError
 
-from coaching_kit import metrics
 from coaching_kit.db import OUTBOX_CHANNEL
-from coaching_kit.outbox import decode_headers
+from coaching_kit.lanes import (
+    MAX_RECORD_BYTES,
+    EventLane,
+    LaneSetup,
+    RelayState,
+    SideLane,
+    publish_block_gauges,
+)
+from coaching_kit.lease import Lease
 from coaching_kit.retry import Backoff
 
 log = logging.getLogger(__name__)
 
-# One relay per database; each service has its own database, so one constant key serves all.
-RELAY_LOCK_KEY = 0x6F7574626F78
-_PURGE_EVERY_S = 60.0
 
-_CLAIM = """
-    SELECT id, topic, key, headers, payload FROM outbox
-    WHERE published_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT $1
-"""
-_MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
-_PARK = "UPDATE outbox SET parked_at = now(), park_reason = $2 WHERE id = $1"
-_PURGE = "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)"
-
-
-def producer_for(bootstrap_servers: str, **client_kwargs: Any) -> AIOKafkaProducer:
-    """The producer every publisher of the platform uses: idempotent, acks from all replicas.
-    `client_kwargs`: authentication (kafka_auth.py)."""
+def producer_for(
+    bootstrap_servers: str, *, request_timeout_ms: int = 40_000, **client_kwargs: Any
+) -> AIOKafkaProducer:
+    """The producer every publisher of the platform uses: idempotent, acks from all replicas,
+    no linger (a record goes out as soon as the previous request is answered; batches form
+    while one is in flight). `client_kwargs`: authentication (kafka_auth.py)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         **client_kwargs,
         enable_idempotence=True,
         acks="all",
-        linger_ms=2,
-    )
-
-
-async def _send(producer: AIOKafkaProducer, row: asyncpg.Record) -> asyncio.Future[Any]:
-    delivery: asyncio.Future[Any] = await producer.send(
-        row["topic"],
-        value=row["payload"],
-        key=row["key"].encode() if row["key"] is not None else None,
-        headers=decode_headers(json.loads(row["headers"])),
-    )
-    return delivery
-
-
-def _never_accepted(producer: AIOKafkaProducer, topic: str, exc: BaseException) -> bool:
-    """A non-retriable error (a record too large, an illegal topic), or a topic missing
-    from a cluster that answers (a reply target nobody created, with auto-creation off)."""
-    if isinstance(exc, KafkaError) and not exc.retriable:
-        return True
-    cluster = producer.client.cluster
-    return (
-        isinstance(exc, KafkaTimeoutError | UnknownTopicOrPartitionError)
-        and bool(topic)
-        and bool(cluster.brokers())
-        and topic not in cluster.topics()
+        linger_ms=0,
+        max_request_size=MAX_RECORD_BYTES,
+        request_timeout_ms=request_timeout_ms,
     )
 
 
@@ -93,21 +78,43 @@ class RelayConfig:
     max_backoff_s: float = 5.0
     service: str = ""  # the metrics' label
     client_kwargs: dict[str, Any] = field(default_factory=dict)  # authentication (kafka_auth.py)
+    # How long a leader that stopped renewing (dead, frozen, cut off) keeps the others out.
+    lease_s: float = 10.0
+    lease_name: str = "outbox"  # one relay group per database
+    # A reply must name a topic under this prefix (settings: topic_prefix + reply_topic_prefix).
+    reply_topic_prefix: str = "replies."
+    # The side lane's Kafka request timeout: the most one reply or dead letter can hold it.
+    side_lane_timeout_s: float = 5.0
+    # Any one statement of a lane: a connection that went silent fails the lane instead of
+    # hanging it (the lease's own connection has the lease as its bound).
+    statement_timeout_s: float = 30.0
+    # While the event lane is blocked, its error is logged at most this often.
+    blocked_log_interval_s: float = 60.0
 
 
 class OutboxRelay:
     def __init__(self, config: RelayConfig) -> None:
         self.config = config
+        # Unique per relay object: a restarted process (or a second relay in one) is another.
+        self.holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"[:200]
+        self.state = RelayState()
         self.is_leader = False
-        self.published = 0
-        self.parked = 0
-        self.lock_attempts = 0
+        self.lock_attempts = 0  # attempts to take the lease
         # Observable states, for health checks and tests: leading, and idle-waiting.
         self.leading = asyncio.Event()
         self.idle = asyncio.Event()
+        self._lanes: list[EventLane | SideLane] = []
+
+    @property
+    def published(self) -> int:
+        return self.state.published
+
+    @property
+    def parked(self) -> int:
+        return self.state.parked
 
     async def run(self) -> None:
-        """Relay until cancelled; any failure (database, broker) restarts it after a backoff."""
+        """Relay until cancelled; any failure (database, lease) restarts it after a backoff."""
         backoff = Backoff(initial_s=0.2, max_s=self.config.max_backoff_s)
         while True:
             try:
@@ -117,103 +124,151 @@ class OutboxRelay:
             except Exception as exc:
                 log.warning("outbox relay interrupted, restarting: %r", exc)
             finally:
-                self.is_leader = False
-                self.leading.clear()
-                self.idle.clear()
+                self._step_down()
             await backoff.wait()
 
     async def _serve(self, backoff: Backoff) -> None:
-        conn = await asyncpg.connect(asyncpg_dsn(self.config.database_url))
+        conn = await self._connect(command_timeout=None)
+        lease = Lease(conn, self.config.lease_name, self.holder, self.config.lease_s)
         try:
-            await self._become_leader(conn)
-            wake = asyncio.Event()
-            await conn.add_listener(OUTBOX_CHANNEL, lambda *_: wake.set())
-            producer = producer_for(self.config.bootstrap_servers, **self.config.client_kwargs)
-            await producer.start()
+            await self._become_leader(lease)
+            backoff.reset()
+            work = asyncio.create_task(self._publish(lease), name="outbox-relay-lanes")
             try:
-                await self._relay(conn, producer, wake, backoff)
+                await lease.keep(work)
             finally:
-                await producer.stop()
+                self._step_down()
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.close(timeout=2))
+            await lease.release()
+            await _close(conn)
 
-    async def _become_leader(self, conn: asyncpg.Connection) -> None:
-        while not await self._try_lock(conn):  # noqa: ASYNC110  (the lock is polled, not signalled)
+    async def _become_leader(self, lease: Lease) -> None:
+        while True:
+            self.lock_attempts += 1
+            if await lease.try_take():
+                break
             await asyncio.sleep(self.config.poll_interval_s)
         self.is_leader = True
         self.leading.set()
-        log.info("outbox relay is the active one")
+        log.info("outbox relay %s is the active one", self.holder)
 
-    async def _try_lock(self, conn: asyncpg.Connection) -> bool:
-        self.lock_attempts += 1
-        return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY))
+    def _step_down(self) -> None:
+        if self.is_leader:
+            log.info("outbox relay %s stands down", self.holder)
+        self.is_leader = False
+        self.leading.clear()
+        self.idle.clear()
+        # The event lane's state is the leader's to report; the next leader finds it anew.
+        self.state.unblock()
+        publish_block_gauges(self.state, self.config.service)
 
-    async def _relay(
+    async def _publish(self, lease: Lease) -> None:
+        """Both lanes, each on its own connection, until one fails."""
+        async with contextlib.AsyncExitStack() as connections:
+            event_conn = await self._connect(command_timeout=self.config.statement_timeout_s)
+            connections.push_async_callback(_close, event_conn)
+            side_conn = await self._connect(command_timeout=self.config.statement_timeout_s)
+            connections.push_async_callback(_close, side_conn)
+            await self._run_lanes(lease, event_conn, side_conn)
+
+    async def _run_lanes(
+        self, lease: Lease, event_conn: asyncpg.Connection, side_conn: asyncpg.Connection
+    ) -> None:
+        try:
+            wakes = (asyncio.Event(), asyncio.Event())
+
+            def wake_both(*_: object) -> None:
+                for wake in wakes:
+                    wake.set()
+
+            await event_conn.add_listener(OUTBOX_CHANNEL, wake_both)
+            c = self.config
+            event = EventLane(
+                self._setup(event_conn, lease, wakes[0], self._producer), c.retention_s
+            )
+            side = SideLane(
+                self._setup(side_conn, lease, wakes[1], self._side_producer),
+                reply_prefix=c.reply_topic_prefix,
+                timeout_s=c.side_lane_timeout_s,
+            )
+            self._lanes = [event, side]
+            tasks = [
+                asyncio.create_task(event.run(), name="outbox-event-lane"),
+                asyncio.create_task(side.run(), name="outbox-side-lane"),
+            ]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    task.result()  # a lane ends only by failing: raise its error
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._lanes = []
+
+    def _setup(
         self,
         conn: asyncpg.Connection,
-        producer: AIOKafkaProducer,
+        lease: Lease,
         wake: asyncio.Event,
-        backoff: Backoff,
-    ) -> None:
-        next_purge = time.monotonic()  # purge once on taking over, then every minute
-        while True:
-            # Cleared before the query, so a NOTIFY that lands during it is not lost.
-            wake.clear()
-            published = await self.publish_batch(conn, producer)
-            backoff.reset()
-            if published == self.config.batch_size:
-                continue
-            if time.monotonic() >= next_purge:
-                await conn.execute(_PURGE, self.config.retention_s)
-                next_purge = time.monotonic() + _PURGE_EVERY_S
+        new_producer: Callable[[], AIOKafkaProducer],
+    ) -> LaneSetup:
+        c = self.config
+        return LaneSetup(
+            conn=conn,
+            lease=lease,
+            new_producer=new_producer,
+            wake=wake,
+            state=self.state,
+            mark=self.mark_published,
+            idle_changed=self._idle_changed,
+            service=c.service,
+            batch_size=c.batch_size,
+            poll_interval_s=c.poll_interval_s,
+            max_backoff_s=c.max_backoff_s,
+            log_interval_s=c.blocked_log_interval_s,
+        )
+
+    def _producer(self) -> AIOKafkaProducer:
+        return producer_for(self.config.bootstrap_servers, **self.config.client_kwargs)
+
+    def _side_producer(self) -> AIOKafkaProducer:
+        return producer_for(
+            self.config.bootstrap_servers,
+            request_timeout_ms=int(self.config.side_lane_timeout_s * 1000),
+            **self.config.client_kwargs,
+        )
+
+    def _idle_changed(self) -> None:
+        """`idle`: both lanes wait for work, i.e. everything claimable has been handled."""
+        if self._lanes and all(lane.idle for lane in self._lanes):
             self.idle.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self.config.poll_interval_s)
+        else:
             self.idle.clear()
 
-    async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        """Publish the oldest unpublished rows; mark them once Kafka has them all.
-
-        A row Kafka can never accept is parked (kept, with the reason, for an operator)
-        rather than retried forever: it would block every row behind it."""
-        rows = await conn.fetch(_CLAIM, self.config.batch_size)
-        if not rows:
-            return 0
-        # send() only enqueues; the idempotent producer keeps per-partition order.
-        sent: list[tuple[int, asyncio.Future[Any]]] = []
-        for row in rows:
-            try:
-                sent.append((row["id"], await _send(producer, row)))
-            except KafkaError as exc:
-                await self._park_or_raise(conn, producer, row["id"], row["topic"], exc)
-        results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-        published = []
-        for (row_id, _), result in zip(sent, results, strict=True):
-            if isinstance(result, BaseException):
-                await self._park_or_raise(conn, producer, row_id, "", result)
-            else:
-                published.append(row_id)
-        await self.mark_published(conn, published)
-        self.published += len(published)
-        metrics.OUTBOX_PUBLISHED.labels(self.config.service).inc(len(published))
-        return len(rows)
-
-    async def _park_or_raise(
-        self,
-        conn: asyncpg.Connection,
-        producer: AIOKafkaProducer,
-        row_id: int,
-        topic: str,
-        exc: BaseException,
-    ) -> None:
-        if not _never_accepted(producer, topic, exc):
-            raise exc
-        log.error("outbox row %s parked: Kafka will never accept it: %r", row_id, exc)
-        await conn.execute(_PARK, row_id, repr(exc)[:2000])
-        self.parked += 1
-        metrics.OUTBOX_PARKED_TOTAL.labels(self.config.service).inc()
+    async def _connect(self, command_timeout: float | None) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            asyncpg_dsn(self.config.database_url),
+            timeout=self.config.lease_s,
+            command_timeout=command_timeout,
+            server_settings={"application_name": f"outbox relay {self.config.service}"[:63]},
+        )
 
     async def mark_published(self, conn: asyncpg.Connection, ids: list[int]) -> None:
         if ids:
-            await conn.execute(_MARK, ids)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
+            )
+
+
+async def _close(conn: asyncpg.Connection) -> None:
+    """Close, bounded: over a dead link close() gives up after 2 s and aborts the socket.
+    Shielded, so that a relay being cancelled still closes; its outcome is consumed even
+    when nobody waits for it any more."""
+    closing = asyncio.ensure_future(conn.close(timeout=2))
+    closing.add_done_callback(lambda done: done.cancelled() or done.exception())
+    with contextlib.suppress(Exception):
+        await asyncio.shield(closing)
