@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coaching_kit import metrics
-from coaching_kit.consumer import Consumer, Decoded, NeedsIsolation, Poison
+from coaching_kit.consumer import Consumer, NeedsIsolation
+from coaching_kit.decoding import Decoded, Decoding, Poison, Record, Skipped
 from coaching_kit.inbox import first_deliveries
 from coaching_kit.outbox import OutgoingMessage, add_to_outbox
 from coaching_kit.retry import Backoff, is_connection_failure
@@ -37,7 +37,12 @@ log = logging.getLogger(__name__)
 # After a rejection, this many batches run with a savepoint per handler straight away.
 _ISOLATED_AFTER_A_REJECTION = 10
 
-Record: TypeAlias = ConsumerRecord[Any, Any]
+# Told of each record once its end (effects, answer, skip or dead letter) is committed.
+Ended: TypeAlias = Callable[[Sequence[Record]], None]
+
+
+def _ignore(records: Sequence[Record]) -> None:
+    pass
 
 
 class BatchHandler:
@@ -56,26 +61,34 @@ class BatchHandler:
         self.backoff = backoff
         self._isolated_batches_left = 0
 
-    async def handle(self, records: Sequence[Record]) -> None:
-        """Returns once every record's effects are committed; raises only when cancelled."""
+    async def handle(self, records: Sequence[Record], ended: Ended = _ignore) -> None:
+        """Returns once every record has ended (its effects committed), telling `ended` as
+        records end; raises when one cannot even be dead-lettered, and when cancelled."""
         if len(records) == 1:
             await self.consumer_for(records[0].topic).handle(records[0])
+            ended(records)
         else:
-            await self._handle_batch(records)
+            await self._handle_batch(records, ended)
         metrics.BATCH_RECORDS.labels(self.service).observe(len(records))
 
-    async def _handle_batch(self, records: Sequence[Record]) -> None:
+    async def dead_letter(self, record: Record, poison: Poison) -> None:
+        """Dead-letter one record for a reason found outside decoding (the Kafka client
+        could not read it); raises like `handle`."""
+        await self.consumer_for(record.topic).handle(record, poison)
+
+    async def _handle_batch(self, records: Sequence[Record], ended: Ended) -> None:
         backoff = self.backoff()
         while True:
             try:
                 await self._apply_optimistically(records)
+                ended(records)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not is_connection_failure(exc):
                     log.warning("batch of %d failed (%r): one by one", len(records), exc)
-                    await self._one_by_one(records)
+                    await self._one_by_one(records, ended)
                     return
                 log.warning("batch of %d: retrying after %r", len(records), exc)
                 await backoff.wait()
@@ -92,21 +105,27 @@ class BatchHandler:
         with metrics.pending():
             await self._apply(records, isolated=True)
 
-    async def _one_by_one(self, records: Sequence[Record]) -> None:
+    async def _one_by_one(self, records: Sequence[Record], ended: Ended) -> None:
         for record in records:
             await self.consumer_for(record.topic).handle(record)
+            ended([record])
 
     async def _apply(self, records: Sequence[Record], *, isolated: bool) -> None:
         decoded = [(self.consumer_for(r.topic), r) for r in records]
         items = [(consumer, record, consumer.decode(record)) for consumer, record in decoded]
+        skipped = [(c, found) for c, _, found in items if isinstance(found, Skipped)]
+        if len(skipped) == len(items):  # nothing to write: no transaction at all
+            for consumer, skip in skipped:
+                consumer.skip_unhandled(skip.type)
+            return
         async with self.engine.begin() as conn:
             fresh = await first_deliveries(conn, _inbox_keys(items))
             outgoing: list[OutgoingMessage] = []
             for consumer, record, item in items:
                 if isinstance(item, Poison):
                     outgoing += await consumer.dead_letter_in(conn, record, item)
-                elif item.message is None:
-                    consumer.skip_unhandled(item.envelope)
+                elif not isinstance(item, Decoded):
+                    consumer.skip_unhandled(item.type)
                 else:
                     key = (consumer.name, item.envelope.id)
                     if key not in fresh:
@@ -119,9 +138,9 @@ class BatchHandler:
             await add_to_outbox(conn, outgoing)
 
 
-def _inbox_keys(items: list[tuple[Consumer, Record, Decoded | Poison]]) -> list[tuple[str, str]]:
+def _inbox_keys(items: list[tuple[Consumer, Record, Decoding]]) -> list[tuple[str, str]]:
     return [
         (consumer.name, item.envelope.id)
         for consumer, _, item in items
-        if isinstance(item, Decoded) and item.message is not None
+        if isinstance(item, Decoded)
     ]

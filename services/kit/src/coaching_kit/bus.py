@@ -30,6 +30,9 @@ class Seen:
     headers: dict[str, str]
     value: bytes
     timestamp_ms: int = 0  # when its producer sent it (Kafka CreateTime)
+    # The headers exactly as consumed: repeated names, null values and non-UTF-8 bytes kept.
+    raw_headers: tuple[tuple[str, bytes | None], ...] = ()
+    raw_key: bytes | None = None
 
     @classmethod
     def of(cls, record: ConsumerRecord[Any, Any]) -> Seen:
@@ -39,9 +42,11 @@ class Seen:
             record.partition,
             record.offset,
             record.key.decode(errors="replace") if record.key is not None else None,
-            {k: v.decode(errors="replace") for k, v in record.headers},
+            {k: v.decode(errors="replace") for k, v in record.headers if v is not None},
             record.value or b"",
             record.timestamp,
+            tuple(record.headers),
+            record.key,
         )
 
     @property
@@ -200,3 +205,22 @@ async def read_from_beginning(
 def outcome_of(command_id: str) -> Callable[[Seen], bool]:
     """Records caused by the command (its correlation), the command itself excluded."""
     return lambda s: s.correlation_id == command_id and s.headers.get("ce_id") != command_id
+
+
+def distinct(predicate: Callable[[Seen], bool]) -> Callable[[Seen], bool]:
+    """`predicate`, true only for the first copy of each message (topic and `ce_id`).
+
+    Delivery is at least once: a relay killed between publishing and marking its rows
+    publishes them again, `ce_id` and all, and the contract has consumers drop such copies;
+    so tests count messages by `ce_id`, not records. A service that really decided twice
+    publishes two `ce_id`s, which still count twice. Stateful: `Watcher.wait_for` and
+    `matching` scan their records in arrival order, so the earliest copy is the one kept."""
+    first: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def matches(s: Seen) -> bool:
+        if not predicate(s):
+            return False
+        at = (s.partition, s.offset)
+        return first.setdefault((s.topic, s.headers.get("ce_id", str(at))), at) == at
+
+    return matches

@@ -1,15 +1,17 @@
 """How every consumed message is handled: decode, dedupe, apply, answer, or dead-letter.
 
 For each record, in order:
-1. Decode: the CloudEvents envelope, a known `ce_type`, a payload valid for its model.
-   A record that fails here can never succeed: it is dead-lettered (and a command with a
-   readable `ce_id` is answered `invalid`).
+1. Decode (decoding.py, total): a message, an event type to skip, or a reason to dead-letter.
+   A record that cannot be decoded can never succeed: it is dead-lettered (and a command with
+   a readable `ce_id` is answered `invalid`).
 2. Apply, in one database transaction: the inbox row (a redelivery stops here), the handler's
    effects inside a savepoint, its events, and for a command exactly one outcome (its success
    event, or `coaching.command.rejected.v1` when it raised `CommandRejectedError`).
-3. Failures: transient ones (database or broker down) retry in place forever with backoff;
-   anything else gets `handler_max_attempts` tries, then the record is dead-lettered.
-The caller commits the Kafka offset only after `handle` returns, i.e. after the commit.
+3. Failures: transient ones (database or broker down) retry in place with backoff; anything
+   else gets `handler_max_attempts` tries, then the record is dead-lettered and a command is
+   answered `internal`. When even the dead letter cannot be written, `handle` raises: the
+   consume loop then keeps the record unacknowledged, backs off and reports the stall.
+The consume loop acknowledges the record only after `handle` returns, i.e. after the commit.
 """
 
 from __future__ import annotations
@@ -23,15 +25,16 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 from opentelemetry.trace import SpanKind
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from coaching_contracts.asyncapi import headers as wire
 from coaching_contracts.base import WireModel
 from coaching_contracts.events import CommandRejected
 from coaching_contracts.topics import dlq
 from coaching_kit import metrics, tracing
 from coaching_kit.db import savepoint
-from coaching_kit.envelope import Envelope, EnvelopeError, is_topic_name, readable_id
+from coaching_kit.decoding import Decoded, Decoding, Poison, Skipped, decode
+from coaching_kit.envelope import Envelope, is_topic_name, readable_header, readable_id
 from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers
 from coaching_kit.inbox import first_delivery
 from coaching_kit.logs import message_context
@@ -41,34 +44,25 @@ from coaching_kit.retry import Backoff, is_transient
 
 log = logging.getLogger(__name__)
 
-# Headers a dead letter carries besides the original ones, for operators and replay.
-DLQ_REASON = "dlq_reason"
-DLQ_ERROR = "dlq_error"
-DLQ_ORIGIN = "dlq_origin"  # topic/partition@offset of the original record
-DLQ_CONSUMER = "dlq_consumer"
-DLQ_TIME = "dlq_time"
+__all__ = ["Consumer", "ConsumerConfig", "Decoded", "NeedsIsolation", "Poison", "Skipped"]
+
+# Headers a dead letter carries besides the original ones, for operators and replay; the
+# contract (its AsyncAPI document) defines them.
+DLQ_REASON, DLQ_ERROR, DLQ_ORIGIN = wire.DLQ_REASON, wire.DLQ_ERROR, wire.DLQ_ORIGIN
+DLQ_CONSUMER, DLQ_TIME = wire.DLQ_CONSUMER, wire.DLQ_TIME
+DLQ_REPLAYED, DLQ_REPLAYED_FROM = wire.DLQ_REPLAYED, wire.DLQ_REPLAYED_FROM
+DLQ_REPLAYED_AT = wire.DLQ_REPLAYED_AT
 _MAX_ERROR_CHARS = 2000
+
+
+class DeadLetterFailedError(Exception):
+    """Even the dead letter of a record could not be written (not a transient failure):
+    the record must stay unacknowledged."""
 
 
 class NeedsIsolation(Exception):
     """A handler rejected its message in a batch's optimistic pass: its partial writes can
     only be undone by running the batch again with a savepoint per handler."""
-
-
-@dataclass(frozen=True)
-class Poison:
-    """Why a record can never be handled: a stable reason and a readable error."""
-
-    reason: str
-    error: str
-    # The code a command gets back: the message itself is bad, or we failed to handle it.
-    code: str = "invalid"
-
-
-@dataclass(frozen=True)
-class Decoded:
-    envelope: Envelope
-    message: WireModel | None  # None: an event type this consumer ignores
 
 
 @dataclass
@@ -79,6 +73,12 @@ class ConsumerConfig:
     handler_max_attempts: int = 5
     initial_backoff_s: float = 0.1
     max_backoff_s: float = 5.0
+    # A command's reply_to must name a topic under topic_prefix + this (the Kafka ACLs).
+    reply_topic_prefix: str = "replies."
+
+    @property
+    def reply_prefix(self) -> str:
+        return self.topic_prefix + self.reply_topic_prefix
 
 
 class Consumer:
@@ -92,26 +92,26 @@ class Consumer:
         self.config = config
         self.name = f"{config.service}:{handlers.topic}"
 
-    async def handle(self, record: ConsumerRecord[Any, Any]) -> None:
-        """Returns once the record's effects are committed; raises only when cancelled."""
-        decoded = self.decode(record)
+    async def handle(
+        self, record: ConsumerRecord[Any, Any], decoded: Decoding | None = None
+    ) -> None:
+        """Returns once the record's effects (or its dead letter) are committed. Raises
+        `DeadLetterFailedError` when not even the dead letter can be written, and whatever
+        cancels it. `decoded`: what to do, when the caller already knows (a record the
+        Kafka client could not read is dead-lettered straight away)."""
+        decoded = decoded or self.decode(record)
         backoff = Backoff(self.config.initial_backoff_s, self.config.max_backoff_s)
         failures = 0
         while True:
             try:
-                if isinstance(decoded, Poison):
-                    with metrics.pending():
-                        await self._dead_letter(record, decoded)
-                elif decoded.message is not None:
-                    with metrics.pending():
-                        await self._apply(decoded.envelope, decoded.message)
-                else:
-                    self.skip_unhandled(decoded.envelope)
+                await self._handle_decoded(record, decoded)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not is_transient(exc):
+                    if isinstance(decoded, Poison):
+                        raise DeadLetterFailedError(f"{_at(record)}: {exc!r}") from exc
                     failures += 1
                     if failures >= self.config.handler_max_attempts:
                         log.exception("%s: giving up on %s, dead-lettering", self.name, _at(record))
@@ -122,23 +122,18 @@ class Consumer:
                 log.warning("%s: retrying %s after %r", self.name, _at(record), exc)
                 await backoff.wait()
 
-    def decode(self, record: ConsumerRecord[Any, Any]) -> Decoded | Poison:
-        try:
-            envelope = Envelope.from_headers(record.headers)
-        except EnvelopeError as exc:
-            return Poison("invalid_envelope", str(exc))
-        if envelope.content_type and not envelope.content_type.startswith("application/json"):
-            return Poison("unsupported_content_type", f"content-type {envelope.content_type!r}")
-        entry = self.handlers.by_type.get(envelope.type)
-        if entry is None:
-            if self.handlers.commands:
-                return Poison("unknown_type", f"no command {envelope.type!r} on {record.topic}")
-            return Decoded(envelope, None)
-        try:
-            message = entry[0].model_validate_json(record.value or b"")
-        except ValidationError as exc:
-            return Poison(_validation_reason(exc), _describe(exc))
-        return Decoded(envelope, message)
+    async def _handle_decoded(self, record: ConsumerRecord[Any, Any], decoded: Decoding) -> None:
+        if isinstance(decoded, Poison):
+            with metrics.pending():
+                await self._dead_letter(record, decoded)
+        elif isinstance(decoded, Decoded):
+            with metrics.pending():
+                await self._apply(decoded.envelope, decoded.message)
+        else:
+            self.skip_unhandled(decoded.type)
+
+    def decode(self, record: ConsumerRecord[Any, Any]) -> Decoding:
+        return decode(record, self.handlers, self.config.reply_prefix)
 
     async def _apply(self, envelope: Envelope, message: WireModel) -> None:
         async with self.engine.begin() as conn:
@@ -151,9 +146,9 @@ class Consumer:
         log.info("%s: skipping redelivered %s", self.name, envelope.id)
         self._count(envelope.type, "duplicate")
 
-    def skip_unhandled(self, envelope: Envelope) -> None:
+    def skip_unhandled(self, type_: str) -> None:
         """An event type this service has no handler for (tolerant reader)."""
-        self._count(envelope.type, "skipped")
+        self._count(type_, "skipped")
 
     async def apply_in(
         self,
@@ -192,7 +187,8 @@ class Consumer:
             return ctx.outgoing
 
     def _count(self, type_: str, outcome: str, seconds: float = 0.0) -> None:
-        metrics.handled(self.config.service, self.handlers.topic, type_, outcome, seconds)
+        label = metrics.type_label(type_)
+        metrics.handled(self.config.service, self.handlers.topic, label, outcome, seconds)
 
     async def _run_handler(
         self,
@@ -261,39 +257,47 @@ class Consumer:
             "%s: dead-lettered %s: %s %s", self.name, _at(record), poison.reason, poison.error
         )
         metrics.dead_lettered(self.config.service, self.handlers.topic, poison.reason)
-        self._count(_header(dict(record.headers), "ce_type") or "unknown", "dead_lettered")
+        self._count(readable_header(record.headers, "ce_type") or "unknown", "dead_lettered")
         return outgoing
 
     def _dead_letter_record(
         self, record: ConsumerRecord[Any, Any], poison: Poison
     ) -> OutgoingMessage:
-        headers = dict(record.headers)
-        headers.update(
-            {
-                DLQ_REASON: poison.reason.encode(),
-                DLQ_ERROR: poison.error[:_MAX_ERROR_CHARS].encode(),
-                DLQ_ORIGIN: _at(record).encode(),
-                DLQ_CONSUMER: self.config.service.encode(),
-                DLQ_TIME: datetime.now(UTC).isoformat().encode(),
-            }
+        """The original key, value and headers as bytes, exactly (repeated and null headers
+        included), then the dlq_* headers (a reader taking the last of a name gets ours);
+        the outbox stores them as bytea."""
+        headers = [
+            *record.headers,
+            (DLQ_REASON, poison.reason.encode()),
+            (DLQ_ERROR, poison.error[:_MAX_ERROR_CHARS].encode()),
+            (DLQ_ORIGIN, _at(record).encode()),
+            (DLQ_CONSUMER, self.config.service.encode()),
+            (DLQ_TIME, datetime.now(UTC).isoformat().encode()),
+        ]
+        return OutgoingMessage(
+            dlq(record.topic), record.key, record.value or b"", headers, lane="dead_letter"
         )
-        key = record.key.decode(errors="replace") if record.key is not None else None
-        return OutgoingMessage(dlq(record.topic), key, record.value or b"", headers)
 
     def _invalid_answer(
         self, record: ConsumerRecord[Any, Any], command_id: str, poison: Poison
     ) -> list[OutgoingMessage]:
-        headers = dict(record.headers)
-        command_type = headers.get("ce_type", b"").decode(errors="replace")
+        """The `invalid` answer to a command that could not be decoded. Only header values that
+        pass the wire's text rules are copied into it; a reply target outside the reply prefix
+        is not answered there (the answer still goes to the events topic)."""
+        headers = record.headers
+        reply_to = readable_header(headers, "reply_to")
+        if reply_to and not (
+            reply_to.startswith(self.config.reply_prefix) and is_topic_name(reply_to.encode())
+        ):
+            reply_to = None
         request = Envelope(
             id=command_id,
-            type=command_type or "unknown",
+            type=readable_header(headers, "ce_type") or "unknown",
             source="unknown",
             time=datetime.now(UTC),
-            correlation_id=_header(headers, "ce_correlationid") or command_id,
-            # A reply target Kafka would refuse would stall the relay: answer on events only.
-            reply_to=_header(headers, "reply_to") if _valid_reply_to(headers) else None,
-            reply_correlation_id=_header(headers, "correlation_id"),
+            correlation_id=readable_header(headers, "ce_correlationid") or command_id,
+            reply_to=reply_to,
+            reply_correlation_id=readable_header(headers, "correlation_id"),
         )
         ctx = Emitter(request, self.config.source, self.config.topic_prefix)
         self._answer(
@@ -311,28 +315,5 @@ def _rejected(request: Envelope, code: str, message: str) -> CommandRejected:
     )
 
 
-def _header(headers: dict[str, bytes], name: str) -> str | None:
-    value = headers.get(name)
-    return value.decode(errors="replace") if value else None
-
-
-def _valid_reply_to(headers: dict[str, bytes]) -> bool:
-    return is_topic_name(headers.get("reply_to", b""))
-
-
 def _at(record: ConsumerRecord[Any, Any]) -> str:
     return f"{record.topic}/{record.partition}@{record.offset}"
-
-
-def _validation_reason(exc: ValidationError) -> str:
-    return (
-        "invalid_json"
-        if any(e["type"] == "json_invalid" for e in exc.errors())
-        else "schema_invalid"
-    )
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors()[:10]
-    )

@@ -27,7 +27,8 @@ CAUSATION_ATTR = "causationid"
 REPLY_TO_HEADER = "reply_to"
 REPLY_CORRELATION_HEADER = "correlation_id"
 
-KafkaHeaders = Iterable[tuple[str, bytes]]
+# As aiokafka gives them: a header may repeat, and its value may be null.
+KafkaHeaders = Iterable[tuple[str, bytes | None]]
 CORRELATION_HEADER = "ce_" + CORRELATION_ATTR
 # The longest id kept: the inbox's message_id and the saga's stored correlation columns.
 MAX_ID_CHARS = 300
@@ -130,22 +131,22 @@ class Envelope:
         return headers
 
     @classmethod
-    def from_headers(cls, headers: KafkaHeaders | Mapping[str, bytes]) -> Envelope:
+    def from_headers(cls, headers: KafkaHeaders | Mapping[str, bytes | None]) -> Envelope:
         """Read the envelope of a consumed message; `EnvelopeError` says what is wrong."""
-        raw = dict(headers.items() if isinstance(headers, Mapping) else headers)
+        raw = envelope_headers(headers.items() if isinstance(headers, Mapping) else headers)
         _require_identity(raw)
         try:
             event = ce_kafka.from_binary(ce_kafka.KafkaMessage(raw, None, b""), _FORMAT, CloudEvent)
+            # ce_time is optional in CloudEvents; a tolerant reader uses the arrival time.
+            time = (event.get_time() or datetime.now(UTC)).astimezone(UTC)
         except (BaseCloudEventException, UnicodeDecodeError, ValueError, OverflowError) as exc:
             raise EnvelopeError(f"not a CloudEvents 1.0 binary-mode message: {exc}") from exc
-        # ce_time is optional in CloudEvents; a reader tolerant of its absence uses arrival time.
-        time = event.get_time() or datetime.now(UTC)
         message_id = event.get_id()
         return cls(
             id=message_id,
             type=event.get_type(),
             source=event.get_source(),
-            time=time.astimezone(UTC),
+            time=time,
             correlation_id=event.get_extension(CORRELATION_ATTR) or message_id,
             causation_id=event.get_extension(CAUSATION_ATTR),
             subject=event.get_subject(),
@@ -155,6 +156,47 @@ class Envelope:
             traceparent=_text(raw.get("traceparent")),
             tracestate=_text(raw.get("tracestate")),
         )
+
+
+# C0 controls, DEL and C1 controls: invisible, and NUL cannot be stored in a text column.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def envelope_headers(headers: KafkaHeaders) -> dict[str, bytes]:
+    """The headers the envelope is read from, checked: every `ce_*`, reply and trace header
+    appears at most once and is UTF-8 text without control characters (a header whose value
+    is null counts as absent). Other headers are passed over: they are not ours to judge."""
+    raw: dict[str, bytes] = {}
+    for name, value in headers:
+        if not _is_envelope_header(name) or value is None:
+            continue
+        if name in raw:
+            raise EnvelopeError(f"header {name!r} appears more than once")
+        if text_problem(value):
+            raise EnvelopeError(f"header {name!r} {text_problem(value)}")
+        raw[name] = value
+    return raw
+
+
+def _is_envelope_header(name: str) -> bool:
+    return name.startswith("ce_") or name in _OTHER_ENVELOPE_HEADERS
+
+
+# CloudEvents' Kafka binding carries `datacontenttype` as `content-type`, without `ce_`.
+_OTHER_ENVELOPE_HEADERS = frozenset(
+    {"content-type", REPLY_TO_HEADER, REPLY_CORRELATION_HEADER, "traceparent", "tracestate"}
+)
+
+
+def text_problem(value: bytes) -> str | None:
+    """Why `value` is not acceptable text on the wire, or None when it is."""
+    try:
+        decoded = value.decode()
+    except UnicodeDecodeError:
+        return "is not UTF-8"
+    if _CONTROL.search(decoded):
+        return "contains a control character"
+    return None
 
 
 def _require_identity(raw: Mapping[str, bytes]) -> None:
@@ -184,11 +226,17 @@ def _text(value: bytes | None) -> str | None:
 
 
 def readable_id(headers: KafkaHeaders) -> str | None:
-    """The `ce_id` of a message whose envelope is otherwise broken, if it can be read."""
-    for name, value in headers:
-        if name.lower() == "ce_id" and value and len(value) <= MAX_ID_CHARS:
-            try:
-                return value.decode()
-            except UnicodeDecodeError:
-                return None
-    return None
+    """The `ce_id` of a message whose envelope is otherwise broken, if it is one id a caller
+    can match an answer to: present once, UTF-8, no control characters, not too long."""
+    return readable_header(headers, "ce_id")
+
+
+def readable_header(headers: KafkaHeaders, wanted: str) -> str | None:
+    """One header's value as text when it is there once and is acceptable text."""
+    values = [value for name, value in headers if name.lower() == wanted]
+    if len(values) != 1:
+        return None
+    (value,) = values
+    if not value or len(value) > MAX_ID_CHARS or text_problem(value):
+        return None
+    return value.decode()

@@ -12,6 +12,7 @@ import contextvars
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
@@ -51,3 +52,21 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # aiokafka reports every reconnect attempt at ERROR; a retrying service is not an error.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+class ThrottledLog:
+    """Log a kind of failure at most once per interval, with how often it happened since."""
+
+    def __init__(self, logger: logging.Logger, every_s: float) -> None:
+        self._logger = logger
+        self._every_s = every_s
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def warning(self, kind: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        last, suppressed = self._last.get(kind, (-self._every_s, 0))
+        if now - last < self._every_s:
+            self._last[kind] = (last, suppressed + 1)
+            return
+        self._last[kind] = (now, 0)
+        self._logger.warning(message + " (%d more since the last report)", *args, suppressed)

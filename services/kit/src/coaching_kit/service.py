@@ -16,13 +16,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coaching_kit import metrics
 from coaching_kit.batch import BatchHandler
+from coaching_kit.consume_loop import ConsumeLoop, LoopConfig
 from coaching_kit.consumer import Consumer, ConsumerConfig
 from coaching_kit.db import create_engine
 from coaching_kit.docs import docs_routes
@@ -34,7 +33,6 @@ from coaching_kit.relay import OutboxRelay, RelayConfig
 from coaching_kit.retry import Backoff
 from coaching_kit.settings import ServiceSettings
 from coaching_kit.startup import pause, stoppable
-from coaching_kit.subscription import subscribe
 from coaching_kit.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -60,9 +58,6 @@ class Service:
             settings.kafka_bootstrap_servers,
             client_id=settings.service_name,
             security=settings.kafka_auth.security(),
-            middlewares=[
-                KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service_name)
-            ],
             # A plain logger propagates to the root's JSON handler (logs.py).
             logger=logging.getLogger(f"coaching.{settings.service_name}.broker"),
         )
@@ -76,26 +71,37 @@ class Service:
                 poll_interval_s=settings.outbox_poll_interval_s,
                 retention_s=settings.outbox_retention_hours * 3600,
                 max_backoff_s=settings.retry_max_backoff_s,
+                # The relay parks (defence in depth) any reply outside the caller-facing prefix.
+                reply_topic_prefix=settings.topic_prefix + settings.reply_topic_prefix,
             )
+        )
+        # One Kafka consumer per process (not one per topic) keeps the group to one member
+        # per replica, so starting a replica costs one rebalance, not one per topic.
+        self.consume_loop = ConsumeLoop(
+            LoopConfig(
+                group=settings.consumer_group,
+                topics=[settings.topic_prefix + h.topic for h in handlers],
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                client_id=settings.service_name,
+                client_kwargs=settings.kafka_auth.client_kwargs(),
+                max_records=settings.consume_batch_max_records,
+                poll_timeout_ms=settings.consume_poll_timeout_ms,
+                fetch_max_wait_ms=settings.consume_fetch_max_wait_ms,
+                stall_after_s=settings.stall_after_s,
+                initial_backoff_s=settings.retry_initial_backoff_s,
+                max_backoff_s=settings.consume_max_backoff_s,
+            ),
+            self._handler,
         )
         self.gauges = [
             outbox_gauges,
-            metrics.consumer_lag(list(self.broker.subscribers)),
+            metrics.consumer_lag(self.consume_loop.lag),
             *(gauges or []),
         ]
         self._engine: AsyncEngine | None = None
         self.stopped = False
         self._consumers: dict[str, Consumer] = {}
         self._batch_handler: BatchHandler | None = None
-        topics = [settings.topic_prefix + h.topic for h in handlers]
-        subscribe(
-            self.broker,
-            settings.consumer_group,
-            self._handler,
-            topics,
-            max_records=settings.consume_batch_max_records,
-            batch_timeout_ms=settings.consume_batch_timeout_ms,
-        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -149,6 +155,7 @@ class Service:
             handler_max_attempts=s.handler_max_attempts,
             initial_backoff_s=s.retry_initial_backoff_s,
             max_backoff_s=s.retry_max_backoff_s,
+            reply_topic_prefix=s.reply_topic_prefix,
         )
         self._consumers = {h.topic: Consumer(self._engine, h, config) for h in self.handlers}
         self._batch_handler = BatchHandler(
@@ -159,9 +166,11 @@ class Service:
         )
         tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(task(self._engine)) for task in self.background]
+        await self.consume_loop.start()
         try:
             yield
         finally:
+            await self.consume_loop.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -173,12 +182,21 @@ class Service:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def _consumer_check(self) -> None:
+        problem = self.consume_loop.problem()
+        if problem:
+            raise RuntimeError(problem)
+
     async def _broker_check(self) -> None:
         if not await self.broker.ping(timeout=2.0):
             raise ConnectionError("Kafka did not answer")
 
     def asgi(self, extra_routes: list[tuple[str, Any]] | None = None) -> AsgiFastStream:
-        checks = {"database": self._database_check, "kafka": self._broker_check}
+        checks = {
+            "database": self._database_check,
+            "kafka": self._broker_check,
+            "consumer": self._consumer_check,
+        }
         routes = health_routes(self.settings.service_name, checks, lambda: not self.stopped)
         routes += docs_routes(self.settings.service_name)
         routes.append(metrics_route(self.settings.service_name, self.gauges, lambda: self._engine))

@@ -58,10 +58,14 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_size: int = 10
-    # Consumers: up to this many records are handled in one transaction; an idle poll waits
-    # this long for a first record before polling again (the idle latency bound).
+    # Consumers: up to this many records are handled in one transaction. A poll waits up to
+    # consume_poll_timeout_ms for a first record and returns as soon as one arrives; the
+    # broker holds a fetch open up to consume_fetch_max_wait_ms (the added latency bound).
     consume_batch_max_records: int = 200
-    consume_batch_timeout_ms: int = 5
+    consume_poll_timeout_ms: int = 1000
+    consume_fetch_max_wait_ms: int = 100
+    # A failing batch or fetch is retried with backoff up to this long between tries.
+    consume_max_backoff_s: float = 30.0
     # Outbox relay: how many rows one publish round takes, and the poll that backs up NOTIFY.
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 1.0
@@ -72,6 +76,11 @@ class ServiceSettings(BaseSettings):
     retry_max_backoff_s: float = 5.0
     # An unexpected handler error is retried this often before the message is dead-lettered.
     handler_max_attempts: int = 5
+    # A command's `reply_to` must name a topic under this prefix (Kafka ACLs grant services
+    # write access to it); any other target is answered `invalid` on the events topic only.
+    reply_topic_prefix: str = "replies."
+    # /ready answers 503 when records wait and the consumer has not ended one for this long.
+    stall_after_s: float = 30.0
     log_level: str = "INFO"
 
     @model_validator(mode="before")

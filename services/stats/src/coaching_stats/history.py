@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coaching_contracts.base import WireModel
-from coaching_kit.consumer import Consumer, ConsumerConfig, Decoded
+from coaching_kit.consumer import Consumer, ConsumerConfig, Decoded, Poison
 from coaching_stats.config import StatsSettings
 from coaching_stats.projection import CoachStats, apply, change_of
 from coaching_stats.subscribers import ALL_HANDLERS
@@ -100,9 +100,9 @@ class EventHistory:
         self.records += 1
         decoder = self._decoders[record.topic]
         decoded = decoder.decode(record)
-        if not isinstance(decoded, Decoded):
+        if isinstance(decoded, Poison):
             self.undecodable += 1
-        elif decoded.message is not None:
+        elif isinstance(decoded, Decoded):
             handle(Counted(decoder.name, decoded.envelope.id, decoded.message))
 
 
