@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, String, Table, func
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, String, Table, Text
 from sqlalchemy.dialects.postgresql import UUID
 
 from coaching_kit.db import new_metadata
@@ -13,7 +13,11 @@ users = Table(
     "users",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("email", String(254), nullable=False),
+    Column("email", String(254), nullable=False),  # as registered: case preserved
+    # domain.normalized_email(email), computed in Python (see there). Text: NFKC may lengthen
+    # rows registered before the domain bounded it. Nullable until no release older than
+    # revision 0004 runs: those insert without it during a rolling update.
+    Column("email_normalized", Text, nullable=True),
     Column("first_name", String(100), nullable=False),
     Column("last_name", String(100), nullable=False),
     Column("phone_number", String(32), nullable=True),
@@ -23,7 +27,7 @@ users = Table(
     CheckConstraint("role IN ('COACH', 'STUDENT')", name="role"),
 )
 
-# Email is unique case-insensitively; the database enforces it, so two concurrent
+# Email is unique in any Unicode case; the database enforces it, so two concurrent
 # registrations of one address cannot both succeed.
-EMAIL_UNIQUE = "uq_users_email_lower"
-Index(EMAIL_UNIQUE, func.lower(users.c.email), unique=True)
+EMAIL_UNIQUE = "uq_users_email_normalized"
+Index(EMAIL_UNIQUE, users.c.email_normalized, unique=True)

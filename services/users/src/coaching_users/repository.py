@@ -9,7 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coaching_users.db import EMAIL_UNIQUE, users
-from coaching_users.domain import EmailTakenError, Role, User, UserIdTakenError
+from coaching_users.domain import (
+    EmailTakenError,
+    Role,
+    User,
+    UserIdTakenError,
+    normalized_email,
+)
 
 
 class SqlUserRepository:
@@ -34,6 +40,7 @@ def _row(user: User) -> dict[str, object]:
     return {
         "id": user.id,
         "email": user.email,
+        "email_normalized": normalized_email(user.email),
         "first_name": user.first_name,
         "last_name": user.last_name,
         "phone_number": user.phone_number,

@@ -17,7 +17,7 @@ class FakeUsers:
 
     async def add(self, user: domain.User) -> None:
         if any(
-            domain.canonical_email(u.email) == domain.canonical_email(user.email)
+            domain.normalized_email(u.email) == domain.normalized_email(user.email)
             for u in self.rows.values()
         ):
             raise domain.EmailTakenError(f"{user.email} is already registered")
@@ -93,5 +93,65 @@ def test_blank_names_and_unknown_roles_are_invalid():
         domain.register(first_name="A", last_name="B", role="ADMIN", **base)
 
 
-def test_email_uniqueness_ignores_case_and_surrounding_space():
-    assert domain.canonical_email("  Ada@Example.com ") == domain.canonical_email("ada@example.COM")
+# Pairs spelled with \N{...}: what each character is matters here, and it is invisible.
+ONE_ADDRESS = {
+    "ASCII case and surrounding space": ("  Ada@Example.com ", "ada@example.COM"),
+    "accented capitals": ("\N{LATIN CAPITAL LETTER E WITH ACUTE}LODIE@x.io", "élodie@x.io"),
+    "sharp s and SS": ("STRASSE@example.com", "stra\N{LATIN SMALL LETTER SHARP S}e@example.com"),
+    "capital sharp s": ("\N{LATIN CAPITAL LETTER SHARP S}@x.io", "ss@x.io"),
+    "final and small sigma": (
+        "\N{GREEK SMALL LETTER SIGMA}\N{GREEK SMALL LETTER FINAL SIGMA}@x.gr",
+        "\N{GREEK CAPITAL LETTER SIGMA}\N{GREEK CAPITAL LETTER SIGMA}@x.gr",
+    ),
+    "titlecase digraph": (
+        "\N{LATIN CAPITAL LETTER D WITH SMALL LETTER Z WITH CARON}ana@x.io",
+        "\N{LATIN SMALL LETTER DZ WITH CARON}ana@x.io",
+    ),
+    "digraph and its two letters": (
+        "\N{LATIN CAPITAL LETTER DZ WITH CARON}ANA@x.io",
+        "d\N{LATIN SMALL LETTER Z WITH CARON}ana@x.io",
+    ),
+    "composed and decomposed": ("\N{LATIN SMALL LETTER E WITH ACUTE}@x.io", "e\u0301@x.io"),
+    "fullwidth letters": ("\N{FULLWIDTH LATIN CAPITAL LETTER A}da@x.io", "ada@x.io"),
+}
+TWO_ADDRESSES = {
+    "different letters": ("ada@x.io", "adb@x.io"),
+    "accent kept": ("elodie@x.io", "élodie@x.io"),
+    # Unicode's default folding, not Turkish: dotted capital I is i + a combining dot.
+    "dotted capital I": ("\N{LATIN CAPITAL LETTER I WITH DOT ABOVE}@x.io", "i@x.io"),
+}
+
+
+@pytest.mark.parametrize("pair", ONE_ADDRESS.values(), ids=ONE_ADDRESS.keys())
+def test_addresses_equal_in_any_unicode_case_are_one(pair):
+    first, second = pair
+    assert domain.normalized_email(first) == domain.normalized_email(second)
+
+
+@pytest.mark.parametrize("pair", TWO_ADDRESSES.values(), ids=TWO_ADDRESSES.keys())
+def test_addresses_differing_beyond_case_are_two(pair):
+    first, second = pair
+    assert domain.normalized_email(first) != domain.normalized_email(second)
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ada@b\N{FULLWIDTH COMMERCIAL AT}x.io",  # a second '@' once normalised
+        "\N{ARABIC LIGATURE SALLALLAHOU ALAYHE WASALLAM}@x.io",  # spaces once normalised
+        "\N{ARABIC LIGATURE SALLALLAHOU ALAYHE WASALLAM}" * 5 + "@x.io",
+        "\N{LATIN SMALL LETTER SHARP S}" * 240 + "@x.io",  # 485 characters once normalised
+    ],
+)
+def test_an_email_that_is_no_address_once_normalised_is_invalid(email):
+    with pytest.raises(domain.InvalidUserError) as caught:
+        domain.register(
+            user_id=uuid.uuid4(),
+            email=email,
+            first_name="A",
+            last_name="B",
+            phone_number=None,
+            role="STUDENT",
+            now=NOW,
+        )
+    assert caught.value.code == "invalid"
