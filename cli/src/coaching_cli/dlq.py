@@ -3,96 +3,118 @@
 A dead letter is the original record (key, value, headers) plus the headers the consumer
 that gave up on it added: dlq_reason, dlq_error, dlq_origin (topic/partition@offset),
 dlq_consumer and dlq_time (coaching_kit.consumer). Positions are `partition@offset` in the
-`.dlq` topic, as `dlq list` shows them.
+`.dlq` topic, as `dlq list` shows them. Every command reads the `.dlq` topic to its end once;
+the markers `dlq replay` leaves there (dead_letters.py) are never listed, shown or replayed.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import sys
+from collections import Counter
 from typing import Annotated
 
 import typer
-from rich.console import Group, RenderableType
-from rich.progress import Progress
-from rich.text import Text
 
-from coaching_cli.config import Config, of
+from coaching_cli.config import SERVICES, Config, of
+from coaching_cli.dead_letters import (
+    DEFAULT_REASONS,
+    Contents,
+    Letter,
+    Selection,
+    plan,
+    read_contents,
+)
+from coaching_cli.dlq_view import count, listing, replay_fields, replay_status, summary
 from coaching_cli.kafka import Record, read_all
 from coaching_cli.render import as_dict, emit_json, out, record_view
+from coaching_cli.replaying import replay as send_replays
 from coaching_cli.running import INVALID, fail, run
 from coaching_contracts.topics import ALL_TOPICS, TopicKind, dlq
 from coaching_kit.bus import Seen
-from coaching_kit.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGIN, DLQ_REASON, DLQ_TIME
-from coaching_kit.relay import producer_for
-
-# Set on a republished record, so a record that dies again names the dead letter it came from.
-REPLAYED_FROM = "dlq_replayed_from"
-REPLAYED_AT = "dlq_replayed_at"
 
 app = typer.Typer(help="Dead letters: list them, show one, replay them.", no_args_is_help=True)
 Topic = Annotated[str, typer.Argument(help="The original topic, e.g. users.commands.")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON only.")]
+Consumers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--consumer",
+        metavar="SERVICE",
+        help="Only dead letters of this consumer (the service that gave up on the record);"
+        " repeat it or give a comma list.",
+    ),
+]
+_REASON = "Only dead letters with this dlq_reason; repeat it or give a comma list."
+_ANY = "Every dlq_reason (replay: including records that can never succeed as they are)."
+AnyReason = Annotated[bool, typer.Option("--any-reason", help=_ANY)]
+
+LIST_EXAMPLES = (
+    "Examples:\n\n  $ coachctl dlq list\n\n  $ coachctl dlq list users.commands\n\n"
+    "  $ coachctl dlq list slots.events --consumer stats --reason handler_error"
+)
+REPLAY_EXAMPLES = (
+    "Examples:\n\n"
+    "  $ coachctl dlq replay slots.events --all --dry-run\n\n"
+    "  $ coachctl dlq replay slots.events --all --consumer stats\n\n"
+    "  $ coachctl dlq replay slots.events --all --consumer stats,bookings --yes\n\n"
+    "  $ coachctl dlq replay users.commands --offset 2@0 --reason schema_invalid\n\n"
+    "  $ coachctl dlq replay users.events --all --any-reason --dry-run"
+)
 
 
 def base_topics() -> list[str]:
     return [spec.name for spec in ALL_TOPICS if spec.kind is not TopicKind.DEAD_LETTERS]
 
 
-def summary(record: Record) -> dict[str, str | None]:
-    found = Seen.of(record)
-    row: dict[str, str | None] = {"topic": found.topic, "at": f"{found.partition}@{found.offset}"}
-    row |= {name: found.headers.get(name) for name in (DLQ_TIME, DLQ_REASON, DLQ_CONSUMER)}
-    row |= {"type": found.type, "ce_id": found.headers.get("ce_id"), "key": found.key}
-    extra = (DLQ_ORIGIN, DLQ_ERROR, REPLAYED_FROM)
-    return row | {name: found.headers.get(name) for name in extra}
+def _split(values: list[str] | None) -> frozenset[str]:
+    return frozenset(p.strip() for value in values or [] for p in value.split(",") if p.strip())
 
 
-@app.command(
-    "list", epilog="Examples:\n\n  $ coachctl dlq list\n\n  $ coachctl dlq list users.commands"
-)
+def _selection(
+    consumers: list[str] | None,
+    reasons: list[str] | None,
+    any_reason: bool,
+    default: frozenset[str] | None,
+) -> Selection:
+    """The filters given, checked before anything is read. Reasons are not checked against a
+    list: services add new ones, and an old coachctl must still be able to pick them."""
+    names = _split(consumers)
+    if unknown := sorted(names - set(SERVICES)):
+        fail(f"--consumer: no service {', '.join(unknown)} (one of {', '.join(SERVICES)})", INVALID)
+    chosen = _split(reasons)
+    if chosen and any_reason:
+        fail("give --reason or --any-reason, not both", INVALID)
+    if any_reason:
+        return Selection(names, None)
+    return Selection(names, chosen or default)
+
+
+@app.command("list", epilog=LIST_EXAMPLES)
 def list_(
     ctx: typer.Context,
     topic: Annotated[str | None, typer.Argument(help="One topic; default every topic.")] = None,
+    consumer: Consumers = None,
+    reason: Annotated[list[str] | None, typer.Option(metavar="REASON", help=_REASON)] = None,
+    any_reason: AnyReason = False,
     as_json: Json = False,
 ) -> None:
-    """Every dead letter of a topic (or of all), with why and where it came from."""
+    """Every dead letter of a topic (or of all), with why, where it came from, and whether it
+    was replayed. Lists every reason unless --reason is given (replay defaults to
+    handler_error)."""
+    selection = _selection(consumer, reason, any_reason, None)
     config = of(ctx)
-    rows = [summary(r) for r in run(_read(config, [topic] if topic else base_topics()))]
+    contents = _contents(config, [topic] if topic else base_topics())
+    letters = [letter for letter in contents.letters if selection.admits(letter)]
+    rows = [summary(letter) for letter in letters]
+    matching = "" if selection == Selection(reasons=None) else f" of {selection.describe()}"
     if as_json:
         emit_json(rows)
     elif not rows:
-        out.print("no dead letters")
+        out.print(f"no dead letters{matching}")
     else:
-        out.print(_listing(config, rows, _count(len(rows))))
-
-
-def _count(n: int) -> str:
-    return f"{n} dead letter" + ("" if n == 1 else "s")
-
-
-def _replay(row: dict[str, str | None]) -> str:
-    source = row.get(REPLAYED_FROM)
-    return f"  (a replay of {source})" if source else ""
-
-
-def _listing(config: Config, rows: list[dict[str, str | None]], title: str) -> Group:
-    """Three lines per dead letter, whatever the terminal's width: where and why, what,
-    and the error (`dlq show` has every header)."""
-    lines: list[RenderableType] = [Text(title, style="bold")]
-    for row in rows:
-        origin = (row["topic"] or "").removeprefix(config.prefix).removesuffix(".dlq")
-        when = (row[DLQ_TIME] or "")[:19].replace("T", " ")
-        lines += [
-            Text.assemble(
-                (f"{origin} {row['at']}", "bold cyan"),
-                f"  {when}  ",
-                (row[DLQ_REASON] or "", "red"),
-                f"  by {row[DLQ_CONSUMER]}",
-            ),
-            Text(f"  {row['type']}  ce_id {row['ce_id']}  key {row['key']}{_replay(row)}"),
-            Text(f"  {row[DLQ_ERROR]}", style="dim"),
-        ]
-    return Group(*lines)
+        replayed = sum(row["replayed"] for row in rows)
+        title = f"{count(len(rows))}{matching} ({replayed} replayed)"
+        out.print(listing(config, letters, title))
 
 
 @app.command("show", epilog="Example:\n\n  $ coachctl dlq show users.commands 2@0")
@@ -102,84 +124,126 @@ def show(
     at: Annotated[str, typer.Argument(help="partition@offset, or an offset if unambiguous.")],
     as_json: Json = False,
 ) -> None:
-    """One dead letter: every header (the dlq_* ones included) and its value."""
-    record = _select(run(_read(of(ctx), [topic])), at)
-    emit_json(as_dict(Seen.of(record))) if as_json else out.print(record_view(Seen.of(record)))
+    """One dead letter: every header (the dlq_* ones included), its value, and whether it
+    was replayed."""
+    letter = _select(_contents(of(ctx), [topic]), at)
+    if as_json:
+        emit_json(as_dict(Seen.of(letter.record)) | replay_fields(letter))
+    else:
+        out.print(record_view(Seen.of(letter.record)), replay_status(letter))
 
 
-@app.command(
-    "replay",
-    epilog="Examples:\n\n  $ coachctl dlq replay users.commands --offset 2@0 --dry-run"
-    "\n\n  $ coachctl dlq replay bookings.events --all",
-)
+@app.command("replay", epilog=REPLAY_EXAMPLES)
 def replay(
     ctx: typer.Context,
     topic: Topic,
     offset: Annotated[str | None, typer.Option(help="One dead letter: partition@offset.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every dead letter of the topic.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every dead letter the filters select (asks first).")
+    ] = False,
+    consumer: Consumers = None,
+    reason: Annotated[
+        list[str] | None,
+        typer.Option(metavar="REASON", help=f"{_REASON} Default: handler_error."),
+    ] = None,
+    any_reason: AnyReason = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --all.")] = False,
     dry_run: Annotated[
         bool, typer.Option(help="Show what would be replayed; send nothing.")
     ] = False,
 ) -> None:
-    """Republish dead letters to their original topic: the original key, value and headers,
-    plus dlq_replayed_from/dlq_replayed_at (so a record that dies again names its source).
+    """Republish dead letters to their original topic: the original key, value and headers
+    (the same ce_id), minus the dlq_* ones, plus dlq_replayed_from (this dead letter's
+    position, so a replay that dies again names its source) and dlq_replayed_at.
 
-    Harmless for messages that did apply: every service's inbox drops a ce_id it has seen,
-    so only consumers that never applied it (the one that gave up, once fixed) act on it. A
-    command that was answered (invalid, internal) keeps that one outcome and is not applied
-    again. Nothing remembers a replay besides those headers: replaying twice sends twice.
+    Only handler_error dead letters unless --reason or --any-reason: the others are about
+    the record itself, which a replay sends unchanged. Each original record is replayed once:
+    after Kafka acknowledges a replay, a marker on the .dlq topic records it, and a dead
+    letter with a marker (or whose original has one) is skipped. A crash between a replay and
+    its marker can replay that one record once more; inboxes drop it by its ce_id. A command
+    was already answered (invalid, internal): its replay is dropped by the inbox, not applied.
     """
     if (offset is None) == (not all_):
         fail("give exactly one of --offset or --all", INVALID)
-    config = of(ctx)
-    records = run(_read(config, [topic]))
-    chosen = records if all_ else [_select(records, offset or "")]
-    if dry_run:
-        rows = [summary(r) for r in chosen]
-        out.print(
-            _listing(
-                config, rows, f"dry run: would replay {_count(len(rows))} to {config.topic(topic)}"
-            )
+    selection = _selection(consumer, reason, any_reason, DEFAULT_REASONS)
+    if all_ and not (yes or dry_run or _interactive()):
+        fail(
+            "--all asks before replaying, and standard input is not a terminal: add --yes"
+            " to replay without asking (--dry-run shows what would be replayed)",
+            INVALID,
         )
+    config = of(ctx)
+    contents = _contents(config, [topic])
+    chosen = _choose(contents, offset, selection)
+    work = plan(chosen)
+    target = config.topic(topic)
+    notes = _notes(work.replayed, work.same_origin, len(contents.letters) - len(chosen), all_)
+    if not work.send:
+        found = f"{count(len(chosen))} of {selection.describe()}"
+        out.print(f"nothing to replay to {target}: {found}{notes}", highlight=False)
         return
-    run(_republish(config, topic, chosen))
-    out.print(f"replayed {_count(len(chosen))} to {config.topic(topic)}")
+    if dry_run:
+        title = f"dry run: would replay {count(len(work.send))} to {target}{notes}"
+        out.print(listing(config, work.send, title))
+        return
+    if all_ and not yes:
+        _confirm(work.send, target)
+    run(send_replays(config, target, work.send))
+    out.print(f"replayed {count(len(work.send))} to {target}{notes}", highlight=False)
 
 
-async def _read(config: Config, topics: list[str]) -> list[Record]:
-    return await read_all(config, [config.topic(dlq(t)) for t in topics])
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
-def _select(records: list[Record], at: str) -> Record:
+def _choose(contents: Contents, offset: str | None, selection: Selection) -> list[Letter]:
+    """--all: what the filters select. --offset: that dead letter, which must pass them too,
+    so that replaying a record that cannot succeed as it is always takes a --reason."""
+    if offset is None:
+        return [letter for letter in contents.letters if selection.admits(letter)]
+    letter = _select(contents, offset)
+    if not selection.admits(letter):
+        fail(
+            f"{letter.at} is {letter.reason} by {letter.consumer}, not {selection.describe()}:"
+            f" give --reason {letter.reason} (or --any-reason) to replay it",
+            INVALID,
+        )
+    return [letter]
+
+
+def _notes(replayed: list[Letter], same: list[Letter], excluded: int, all_: bool) -> str:
+    notes = []
+    if replayed:
+        notes.append(f"{count(len(replayed))} already replayed, skipped")
+    if same:
+        notes.append(f"{count(len(same))} of the same original records, replayed once")
+    if all_ and excluded:
+        notes.append(f"{count(excluded)} left out by the filters")
+    return "".join(f"\n  {note}" for note in notes)
+
+
+def _confirm(letters: list[Letter], target: str) -> None:
+    kinds = Counter((letter.reason, letter.consumer) for letter in letters)
+    for (reason, consumer), n in sorted(kinds.items(), key=str):
+        out.print(f"  {count(n)}: {reason} by {consumer}", highlight=False)
+    typer.confirm(f"Replay {count(len(letters))} to {target}?", abort=True)
+
+
+def _contents(config: Config, topics: list[str]) -> Contents:
+    return read_contents(run(read_all(config, [config.topic(dlq(t)) for t in topics])))
+
+
+def _select(contents: Contents, at: str) -> Letter:
     partition, _, offset = at.rpartition("@")
     if not offset.isdigit() or not (partition.isdigit() or partition == ""):
         fail(f"not a position: {at!r}; use partition@offset as `dlq list` shows", INVALID)
-    matches = [
-        r for r in records if r.offset == int(offset) and partition in ("", str(r.partition))
-    ]
+
+    def here(record: Record) -> bool:
+        return bool(record.offset == int(offset) and partition in ("", str(record.partition)))
+
+    matches = [letter for letter in contents.letters if here(letter.record)]
     if len(matches) != 1:
         found = "no dead letter" if not matches else "several dead letters (name the partition)"
-        fail(f"{found} at {at}")
+        marker = " (a replay marker is there)" if any(map(here, contents.markers)) else ""
+        fail(f"{found} at {at}{marker}")
     return matches[0]
-
-
-def replay_headers(record: Record, now: datetime) -> list[tuple[str, bytes]]:
-    original = [(k, v) for k, v in record.headers if not k.startswith("dlq_")]
-    source = f"{record.topic}/{record.partition}@{record.offset}".encode()
-    return [*original, (REPLAYED_FROM, source), (REPLAYED_AT, now.isoformat().encode())]
-
-
-async def _republish(config: Config, topic: str, records: list[Record]) -> None:
-    producer = producer_for(config.bootstrap, **config.kafka)
-    await producer.start()
-    try:
-        with Progress(console=out) as progress:
-            task = progress.add_task(f"replaying to {config.topic(topic)}", total=len(records))
-            for record in records:
-                headers = replay_headers(record, datetime.now(UTC))
-                await producer.send_and_wait(
-                    config.topic(topic), value=record.value, key=record.key, headers=headers
-                )
-                progress.advance(task)
-    finally:
-        await producer.stop()

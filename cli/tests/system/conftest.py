@@ -45,11 +45,16 @@ class Coachctl:
     bootstrap: str
     services: dict[str, ServiceProcess]
 
-    async def __call__(self, *args: str, timeout: float = 120, **env: str) -> Ran:
+    async def __call__(
+        self, *args: str, timeout: float = 120, stdin: int = asyncio.subprocess.DEVNULL, **env: str
+    ) -> Ran:
+        """Run coachctl; with no terminal on its standard input unless `stdin` is one (the
+        test's own might be, and a command that asks would then wait for an answer)."""
         process = await asyncio.create_subprocess_exec(
             str(COACHCTL),
             *args,
             env={**self.env, **env},
+            stdin=stdin,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -113,3 +118,18 @@ async def coachctl(stack, scratch_database, run_service) -> AsyncIterator[Coachc
     yield Coachctl(env, prefix, stack.kafka_bootstrap, services)
     for process in services.values():
         await process.stop()
+
+
+@pytest.fixture
+async def quiet_namespace(stack) -> Coachctl:
+    """coachctl in a topic namespace of its own that no service reads: whatever lands on a
+    topic there, coachctl put it there, and nothing else moves it."""
+    prefix = f"cli-quiet-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(stack.kafka_bootstrap, prefix=prefix, partitions=TEST_PARTITIONS)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "COACHING_TOPIC_PREFIX": prefix,
+        "COLUMNS": "250",
+    }
+    return Coachctl(env, prefix, stack.kafka_bootstrap, {})

@@ -49,11 +49,15 @@ async def test_a_dead_letter_is_listed_shown_and_replayed_to_its_topic(coachctl)
     table = await coachctl("dlq", "list")
     assert command_id in table.out, table
 
-    dry = await coachctl("dlq", "replay", USERS_COMMANDS, "--offset", letter["at"], "--dry-run")
+    # Not a handler_error: replayed only when asked for by its reason.
+    replay = ("dlq", "replay", USERS_COMMANDS, "--offset", letter["at"], "--reason", "invalid_json")
+    dry = await coachctl(*replay, "--dry-run")
     assert (dry.code, command_id in dry.out) == (0, True), dry
     assert len(await _commands_with_id(coachctl, command_id)) == 1
-    done = await coachctl("dlq", "replay", USERS_COMMANDS, "--offset", letter["at"])
+    done = await coachctl(*replay)
     assert done.code == 0, done
+    again = await coachctl(*replay)
+    assert (again.code, "nothing to replay" in again.out) == (0, True), again
 
     original, replayed = await _commands_with_id(coachctl, command_id)
     assert (replayed.key, replayed.value) == (original.key, original.value)
@@ -62,10 +66,15 @@ async def test_a_dead_letter_is_listed_shown_and_replayed_to_its_topic(coachctl)
     assert {
         k: v for k, v in replayed.headers.items() if not k.startswith("dlq_")
     } == original.headers
-    # Still malformed, so it dies again, and the new dead letter names where it came from.
-    (_, again) = await coachctl.until(lambda: _two(dead_letters), "the replay is dead-lettered")
-    shown = (await coachctl("dlq", "show", USERS_COMMANDS, again["at"], "--json")).json()
+    # Still malformed, so it dies again, and the new dead letter names where it came from;
+    # it is a dead letter of another record (the replay), so not one that was replayed.
+    found = await coachctl.until(lambda: _two(dead_letters), "the replay dies again")
+    replayed = {row["at"]: row["replayed"] for row in found}
+    (died,) = [row for row in found if row["at"] != letter["at"]]
+    assert replayed == {letter["at"]: True, died["at"]: False}
+    shown = (await coachctl("dlq", "show", USERS_COMMANDS, died["at"], "--json")).json()
     assert shown["headers"]["dlq_replayed_from"] == source
+    assert len(await _commands_with_id(coachctl, command_id)) == 2
 
 
 async def _two(dead_letters):

@@ -10,8 +10,9 @@ import typer
 from aiokafka import ConsumerRecord
 from typer.testing import CliRunner
 
-from coaching_cli.dlq import replay_headers
+from coaching_cli.dead_letters import plan, read_contents
 from coaching_cli.main import app
+from coaching_cli.replaying import replay_headers
 from coaching_cli.times import parse_time
 
 NOW = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -127,6 +128,10 @@ def _run(*args: str, **env: str):
             "--command-id",
         ),
         (("dlq", "replay", "users.commands", "--offset", "0@1", "--all"), "exactly one"),
+        # CliRunner's standard input is not a terminal: nobody could answer the question.
+        (("dlq", "replay", "users.commands", "--all"), "--yes"),
+        (("dlq", "replay", "users.events", "--all", "--reason", "x", "--any-reason"), "not both"),
+        (("dlq", "list", "--consumer", "stats,nobody"), "no service nobody"),
     ],
 )
 def test_invalid_input_exits_2_naming_the_option_before_connecting_to_anything(args, named):
@@ -157,3 +162,25 @@ def test_a_replay_sends_the_original_headers_and_names_the_dead_letter():
         "dlq_replayed_from": b"users.commands.dlq/2@7",
         "dlq_replayed_at": NOW.isoformat().encode(),
     }
+
+
+def _dead(partition: int, offset: int, *headers: tuple[str, bytes]):
+    topic = "users.events.dlq"
+    return ConsumerRecord(topic, partition, offset, 0, 0, b"k", b"v", None, 1, 1, list(headers))
+
+
+def test_a_marker_is_no_dead_letter_and_replays_every_dead_letter_of_its_original():
+    origin, other = ("dlq_origin", b"users.events/0@4"), ("dlq_origin", b"users.events/1@9")
+    by_stats, by_slots, unrelated = _dead(0, 0, origin), _dead(1, 0, origin), _dead(1, 1, other)
+    marker = _dead(0, 1, ("dlq_replayed", b"users.events.dlq/0@0"), ("dlq_time", b"t"))
+    contents = read_contents([by_stats, by_slots, unrelated, marker])
+    assert [letter.record for letter in contents.letters] == [by_stats, by_slots, unrelated]
+    assert [letter.replay.at if letter.replay else None for letter in contents.letters] == [
+        "0@0",
+        "0@0",
+        None,
+    ]
+    fresh = read_contents([by_stats, by_slots, unrelated])
+    work = plan(fresh.letters)
+    assert [x.record for x in work.send] == [by_stats, unrelated]
+    assert [x.record for x in work.same_origin] == [by_slots]
