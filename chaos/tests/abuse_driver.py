@@ -33,7 +33,7 @@ from coaching_contracts.topics import (
     USERS_EVENTS,
     dlq,
 )
-from coaching_kit.bus import Bus, Seen, Watcher, outcome_of
+from coaching_kit.bus import Bus, Seen, Watcher, distinct, outcome_of
 from coaching_kit.envelope import Envelope
 from coaching_kit.relay import asyncpg_dsn
 from coaching_kit.testing.groups import until_group_settled
@@ -89,7 +89,8 @@ class Platform:
         return await self.outcome((await self.send(topic, command, **kwargs)).id)
 
     def outcomes(self, command_id: str) -> list[Seen]:
-        return self.seen.matching(outcome_of(command_id))
+        """Its distinct outcomes: a relay's second copy of one is not a second outcome."""
+        return self.seen.matching(distinct(outcome_of(command_id)))
 
     async def dead_letter(self, topic: str, key: str) -> Seen:
         letters = await self.seen.wait_for(lambda s: s.topic.endswith(dlq(topic)) and s.key == key)

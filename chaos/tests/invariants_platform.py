@@ -27,7 +27,7 @@ from coaching_contracts.topics import (
     USERS_COMMANDS,
     USERS_EVENTS,
 )
-from coaching_kit.bus import Bus, Seen, Watcher
+from coaching_kit.bus import Bus, Seen, Watcher, distinct
 from coaching_kit.envelope import Envelope
 from coaching_kit.relay import asyncpg_dsn
 from coaching_kit.testing.groups import until_group_settled
@@ -54,7 +54,8 @@ class Platform:
     async def final(self, command_id: str, command_type: str, timeout: float = 30) -> Seen:
         finals = FINAL_OUTCOMES.get(command_type, set()) | {REJECTED}
         (record,) = await self.events.wait_for(
-            lambda s: s.correlation_id == command_id and s.type in finals, timeout=timeout
+            distinct(lambda s: s.correlation_id == command_id and s.type in finals),
+            timeout=timeout,
         )
         return record
 

@@ -124,8 +124,7 @@ async def test_an_outbox_row_never_published_is_reported(platform):
     await platform.services["users"].stop()
     async with platform.db("users") as users:
         row = await users.fetchval(
-            "INSERT INTO outbox (topic, key, headers, payload) VALUES ($1, 'k', '{}', '')"
-            " RETURNING id",
+            "INSERT INTO outbox (topic, key, payload) VALUES ($1, 'k', '') RETURNING id",
             platform.world.topic_prefix + "users.events",
         )
         try:
@@ -193,6 +192,25 @@ async def test_a_second_final_outcome_for_one_command_is_a_duplicate(platform, s
     report = await check(platform.world)
     assert report.duplicated == 1, report.render()
     assert command in report.details["duplicated"][0]
+
+
+async def test_a_relays_second_copy_of_an_outcome_or_a_dead_letter_counts_once(platform, scenario):
+    """A relay killed between publishing and marking its rows publishes them again, the
+    same records: at least once, not a second decision."""
+    before = await check(platform.world, expect_dead_letters=True)
+    async with platform.bus.watch(dlq(SLOTS_COMMANDS)) as letters:
+        (letter, *_) = await letters.wait_for(lambda s: MARKED.items() <= s.headers.items())
+    for record in (scenario.deleted, letter):
+        headers = [(name, value.encode()) for name, value in record.headers.items()]
+        topic = record.topic.removeprefix(platform.world.topic_prefix)
+        await platform.bus.send_raw(topic, record.value, headers, key=record.key)
+    after = await check(platform.world, expect_dead_letters=True)
+
+    def counts(report):
+        names = ("commands", "outcomes", "duplicated", "dead_letters", "unexpected_dead_letters")
+        return {name: getattr(report, name) for name in names}
+
+    assert counts(after) == counts(before), after.render()
 
 
 async def test_a_slot_reserved_for_two_bookings_is_double_booked(platform, scenario):

@@ -19,7 +19,7 @@ from coaching_contracts.topics import (
     USERS_COMMANDS,
     USERS_EVENTS,
 )
-from coaching_kit.bus import Bus, Seen, Watcher, outcome_of
+from coaching_kit.bus import Bus, Seen, Watcher, distinct, outcome_of
 from coaching_kit.relay import asyncpg_dsn
 
 REJECTED = "coaching.command.rejected.v1"
@@ -48,7 +48,7 @@ class Platform:
         def matches(s: Seen) -> bool:
             return outcome_of(command_id)(s) and (types is None or s.type in types)
 
-        (record,) = await self.events.wait_for(matches, timeout=timeout)
+        (record,) = await self.events.wait_for(distinct(matches), timeout=timeout)
         return record
 
     async def register(self, role: str) -> str:

@@ -25,6 +25,8 @@ from coaching_stats.config import StatsSettings
 from coaching_stats.history import EventHistory
 from coaching_stats.lag import consumer_lag
 
+from .driver import distinct
+
 DEADLINE_S = 30.0
 
 
@@ -92,7 +94,7 @@ async def register_over(env: dict[str, str], prefix: str) -> Any:
             email = f"auth-{uuid.uuid4().hex[:8]}@example.com"
             command = RegisterUser(email=email, first_name="A", last_name="B", role="STUDENT")
             sent = await bus.send_command(USERS_COMMANDS, command)
-            (outcome,) = await events.wait_for(outcome_of(sent.id), timeout=DEADLINE_S)
+            (outcome,) = await events.wait_for(distinct(outcome_of(sent.id)), timeout=DEADLINE_S)
     finally:
         await bus.stop()
     assert outcome.type == "coaching.user.registered.v1"

@@ -18,6 +18,8 @@ from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS, dlq
 from coaching_kit import consumer, envelope
 from coaching_kit.bus import Seen, outcome_of
 
+from .driver import distinct
+
 COMMITTED = Path(__file__).resolve().parents[2] / "contracts" / "asyncapi.yaml"
 DOCUMENT = asyncapi.generate()
 
@@ -56,9 +58,13 @@ async def test_what_a_service_really_sends_matches_the_document(users_service, b
         bad = await bus.send_command(
             USERS_COMMANDS, {"email": email, "role": "ADMIN"}, type=RegisterUser.TYPE
         )
-        (registered,) = await seen.wait_for(outcome_of(good.id))
-        (rejected,) = await seen.wait_for(lambda s: _on(s, USERS_EVENTS) and outcome_of(bad.id)(s))
-        (dead,) = await seen.wait_for(lambda s: _on(s, ".dlq") and s.headers["ce_id"] == bad.id)
+        (registered,) = await seen.wait_for(distinct(outcome_of(good.id)))
+        (rejected,) = await seen.wait_for(
+            distinct(lambda s: _on(s, USERS_EVENTS) and outcome_of(bad.id)(s))
+        )
+        (dead,) = await seen.wait_for(
+            distinct(lambda s: _on(s, ".dlq") and s.headers["ce_id"] == bad.id)
+        )
 
     _valid(_message_pointer(RegisterUser.TYPE, "headers"), _decoded(good.headers()))
     for outcome in (registered, rejected):

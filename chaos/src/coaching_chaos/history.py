@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from coaching_contracts import topics
 from coaching_contracts.events import SlotReserved
 from coaching_kit.bus import all_partitions, read_from_beginning
-from coaching_kit.consumer import DLQ_ORIGIN
+from coaching_kit.consumer import DLQ_CONSUMER, DLQ_ORIGIN, DLQ_REPLAYED
 from coaching_kit.envelope import readable_id
 
 COMMAND_TOPICS = (topics.USERS_COMMANDS, topics.SLOTS_COMMANDS, topics.BOOKINGS_COMMANDS)
@@ -51,6 +51,8 @@ class History:
     reservations: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     # dead letters: (dlq topic, the original's topic/partition@offset, carried the mark)
     dead_letters: list[tuple[str, str, bool]] = field(default_factory=list)
+    # (dlq topic, origin, consumer) of each dead letter taken, to drop a relay's second copy
+    dead_letter_ids: set[tuple[str, str, str]] = field(default_factory=set)
     # topic/partition@offset of every message published with the mark
     marked: set[str] = field(default_factory=set)
     records: int = 0
@@ -109,8 +111,18 @@ def _take(history: History, topic: str, record: ConsumerRecord[Any, Any]) -> Non
     origin = f"{record.topic}/{record.partition}@{record.offset}"
     marked = headers.get(EXPECT_HEADER) == DEAD_LETTER
     if topic in DLQ_TOPICS:
+        if DLQ_REPLAYED in headers:  # coachctl's note that it replayed a dead letter
+            return
         dlq_origin = headers.get(DLQ_ORIGIN, b"").decode(errors="replace")
-        history.dead_letters.append((topic, dlq_origin, marked))
+        # A consumer dead-letters a record once, but its relay may publish that dead letter
+        # twice (killed between publishing and marking): the same consumer and origin again
+        # is a copy. Each consumer of a topic has its own dead letter of a record; a record
+        # naming no origin is nobody's copy.
+        consumer = headers.get(DLQ_CONSUMER, b"").decode(errors="replace")
+        letter = (topic, dlq_origin or origin, consumer)
+        if letter not in history.dead_letter_ids:
+            history.dead_letter_ids.add(letter)
+            history.dead_letters.append((topic, dlq_origin, marked))
         return
     if marked:
         history.marked.add(origin)

@@ -23,7 +23,7 @@ _SHOWN_PER_INVARIANT = 20
 class Report:
     commands: int = 0  # distinct (topic, ce_id) commands published
     outcomes: int = 0  # distinct final outcome events matched to them
-    dead_letters: int = 0  # records on the .dlq topics
+    dead_letters: int = 0  # distinct dead letters on the .dlq topics (copies dropped)
     lost: int = 0
     duplicated: int = 0
     double_booked: int = 0

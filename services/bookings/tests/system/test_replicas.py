@@ -9,7 +9,7 @@ import pytest
 
 from coaching_contracts.commands import CompleteBooking, MarkNoShow
 
-from .driver import COMPLETED, REJECTED, Driver
+from .driver import COMPLETED, REJECTED, Driver, distinct
 
 NO_SHOW = "coaching.booking.no-show.v1"
 STATUS_AFTER = {COMPLETED: "COMPLETED", NO_SHOW: "NO_SHOW"}
@@ -35,7 +35,7 @@ async def test_two_replicas_complete_each_ended_session_exactly_once(driver: Dri
     )
     ids = {b.booking_id for b in booked}
     await driver.events.wait_for(
-        lambda s: s.type == COMPLETED and s.key in ids, count=20, timeout=60
+        distinct(lambda s: s.type == COMPLETED and s.key in ids), count=20, timeout=60
     )
     assert [await driver.published(i, COMPLETED) for i in sorted(ids)] == [1] * 20
     assert {await driver.status(i) for i in ids} == {"COMPLETED"}

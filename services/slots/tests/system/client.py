@@ -15,7 +15,7 @@ from coaching_contracts.base import WireModel
 from coaching_contracts.commands import CreateSlot, DeleteSlot
 from coaching_contracts.events import BookingCancelled, BookingRequested, UserRegistered
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_COMMANDS, USERS_EVENTS
-from coaching_kit.bus import Bus, Seen, Watcher, outcome_of
+from coaching_kit.bus import Bus, Seen, Watcher, distinct, outcome_of
 from coaching_kit.envelope import Envelope
 from coaching_kit.testing.plugin import TEST_PARTITIONS
 
@@ -50,13 +50,13 @@ class SlotsClient:
         self.events = events
 
     async def outcome(self, message_id: str, timeout: float = 30) -> Seen:
-        (record,) = await self.events.wait_for(outcome_of(message_id), timeout=timeout)
+        (record,) = await self.events.wait_for(distinct(outcome_of(message_id)), timeout=timeout)
         return record
 
     async def outcomes(self, message_ids: list[str], timeout: float = 60) -> list[Seen]:
         wanted = set(message_ids)
         seen = await self.events.wait_for(
-            lambda s: s.correlation_id in wanted, count=len(wanted), timeout=timeout
+            distinct(lambda s: s.correlation_id in wanted), count=len(wanted), timeout=timeout
         )
         by_id = {s.correlation_id: s for s in seen}
         return [by_id[m] for m in message_ids]
