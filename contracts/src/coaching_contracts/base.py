@@ -1,7 +1,7 @@
 """The base of every wire message, and the one datetime type the contract allows.
 
 Wire rules that hold for every message of contract v1:
-- JSON field names are camelCase (as in the seed); Python code may also use snake_case
+- JSON field names are camelCase; Python code may also use snake_case
   names on input, and serialises camelCase by default.
 - Unknown fields are ignored, so a v1 reader keeps working when a v1 writer adds a field
   (the tolerant-reader half of "additive changes only within v1").

@@ -22,7 +22,7 @@ from coaching_kit.user_directory import USER_DIRECTORY
 
 metadata = new_metadata(USER_DIRECTORY)
 
-# Statuses in which a booking holds its slot: the seed's one booking per slot. PENDING and
+# Statuses in which a booking holds its slot: a slot has at most one booking. PENDING and
 # REJECTED requests are the saga's and must not block the slot's one real booking.
 HOLDS_SLOT = "status IN ('ACTIVE', 'COMPLETED', 'CANCELLED', 'NO_SHOW')"
 

@@ -76,8 +76,10 @@ class Slot:
     end_time: datetime
     status: SlotStatus
     booking_id: uuid.UUID | None
-    # Set when its booking was cancelled: the slot stays UNAVAILABLE (as in the seed), but
-    # its time no longer counts for the coach's no-overlap rule (the database's exclusion).
+    # Set when its booking was cancelled: the slot stays UNAVAILABLE (a slot is booked at
+    # most once, and its one booking's history stays attached to it), but its time no
+    # longer counts for the coach's no-overlap rule (the database's exclusion), so the coach
+    # can offer that time again as a new slot.
     released_at: datetime | None
     deleted_at: datetime | None
     created_at: datetime

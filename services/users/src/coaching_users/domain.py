@@ -1,4 +1,4 @@
-"""Users: the seed's User entity and its rules. Standard library only."""
+"""Users: the User entity and its rules. Standard library only."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ class BookingNotPendingError(CommandRejectedError):
 
 
 class SlotAlreadyBookedError(CommandRejectedError):
-    """The slot already has its one booking: the database's last word on the seed's rule."""
+    """The slot already has its one booking: the database's last word on that rule."""
 
     code = "slot_unavailable"
 
