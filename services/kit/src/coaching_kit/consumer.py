@@ -73,12 +73,8 @@ class ConsumerConfig:
     handler_max_attempts: int = 5
     initial_backoff_s: float = 0.1
     max_backoff_s: float = 5.0
-    # A command's reply_to must name a topic under topic_prefix + this (the Kafka ACLs).
-    reply_topic_prefix: str = "replies."
-
-    @property
-    def reply_prefix(self) -> str:
-        return self.topic_prefix + self.reply_topic_prefix
+    # A command's reply_to must name a topic under this (settings.reply_prefix).
+    reply_prefix: str = "replies."
 
 
 class Consumer:

@@ -72,7 +72,7 @@ class Service:
                 retention_s=settings.outbox_retention_hours * 3600,
                 max_backoff_s=settings.retry_max_backoff_s,
                 # The relay parks (defence in depth) any reply outside the caller-facing prefix.
-                reply_topic_prefix=settings.topic_prefix + settings.reply_topic_prefix,
+                reply_topic_prefix=settings.reply_prefix,
             )
         )
         # One Kafka consumer per process (not one per topic) keeps the group to one member
@@ -155,7 +155,7 @@ class Service:
             handler_max_attempts=s.handler_max_attempts,
             initial_backoff_s=s.retry_initial_backoff_s,
             max_backoff_s=s.retry_max_backoff_s,
-            reply_topic_prefix=s.reply_topic_prefix,
+            reply_prefix=s.reply_prefix,
         )
         self._consumers = {h.topic: Consumer(self._engine, h, config) for h in self.handlers}
         self._batch_handler = BatchHandler(

@@ -122,6 +122,11 @@ class ServiceSettings(BaseSettings):
         return self.topic_prefix + self.service_name
 
     @property
+    def reply_prefix(self) -> str:
+        """The topics a command's `reply_to` may name: under the deployment's topic prefix."""
+        return self.topic_prefix + self.reply_topic_prefix
+
+    @property
     def source(self) -> str:
         """The CloudEvents `source` of everything this service publishes."""
         return f"/coaching/{self.service_name}"
