@@ -245,10 +245,13 @@ def _pid_cmdline(pid: int) -> list[str]:
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:
+    """The log's first errors (usually the cause) and its last lines (usually the shutdown)."""
     if not path.exists():
         return f"(no log at {path})"
-    tail = path.read_text(errors="replace").splitlines()[-lines:]
-    return f"last lines of {path}:\n" + "\n".join(tail)
+    all_lines = path.read_text(errors="replace").splitlines()
+    errors = [line for line in all_lines if " ERROR " in line or " FATAL " in line][:10]
+    shown = f"first errors in {path}:\n" + "\n".join(errors) + "\n" if errors else ""
+    return shown + f"last lines of {path}:\n" + "\n".join(all_lines[-lines:])
 
 
 def _is_root() -> bool:

@@ -23,8 +23,11 @@ class Arena:
     """The chaos stack: `stack.py` run with its own directory and ports."""
 
     stack_dir: Path
-    pg_port: int = 55432
-    kafka_port: int = 59092
+    # Below Linux's ephemeral range (32768-60999): a port in it can be held by any outgoing
+    # connection of the test run at the moment the broker binds, and the broker then dies
+    # at start-up with "Address already in use".
+    pg_port: int = 25432
+    kafka_port: int = 29092
 
     @property
     def bootstrap(self) -> str:
@@ -60,7 +63,10 @@ class Arena:
         )
         _, err = await process.communicate()
         if process.returncode != 0:
-            raise RuntimeError(f"stack.py {' '.join(args)} failed: {err.decode()[-2000:]}")
+            # The head says what failed; the tail of the broker's log follows it.
+            text = err.decode(errors="replace")
+            shown = text if len(text) <= 6000 else f"{text[:3000]}\n[...]\n{text[-3000:]}"
+            raise RuntimeError(f"stack.py {' '.join(args)} failed: {shown}")
 
     async def up(self) -> None:
         """Build the Kafka classpath for this stack directory if needed, then start both."""
