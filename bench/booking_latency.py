@@ -1,114 +1,73 @@
-"""How long a booking takes, command published -> `booking.confirmed` published, on a
-running platform (`make up`). Prints median, p95 and p99 over N bookings.
+"""How long one booking takes with nothing else going on: the `unloaded` phase of
+`make bench` on its own. A private platform (its own topics, databases and four service
+processes), a short warm-up, then N bookings one at a time, each for a free slot so that all
+confirm; latency = command published -> `booking.confirmed` consumed by the harness.
 
-    .venv/bin/python bench/booking_latency.py [--bookings 300] [--in-flight 1]
+    .venv/bin/python -m bench.booking_latency [--bookings 200]
 
-Each booking is a different slot of one coach, so every one is confirmed: this measures the
-saga's path (bookings -> outbox -> Kafka -> slots -> outbox -> Kafka -> bookings -> outbox ->
-Kafka), not contention. Latency = the confirmed event's Kafka timestamp (set by the bookings
-relay as it publishes) minus the moment the command was handed to Kafka.
+Needs Kafka and PostgreSQL (`deploy/local/stack.py up`; KAFKA_BOOTSTRAP_SERVERS and
+DATABASE_URL name others). Everything it creates is removed at its end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import logging
 import os
-import statistics
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coaching_contracts.commands import CreateBooking, CreateSlot, RegisterUser
-from coaching_contracts.topics import (
-    BOOKINGS_COMMANDS,
-    BOOKINGS_EVENTS,
-    SLOTS_COMMANDS,
-    SLOTS_EVENTS,
-    USERS_COMMANDS,
-    USERS_EVENTS,
-)
-from coaching_kit.bus import Bus, Watcher, outcome_of
+from bench.e2e import Load, Sizes
+from bench.meta import ROOT
+from bench.namespace import Namespace
+from bench.procs import Meter
+from coaching_kit.settings import DEFAULT_KAFKA, DEFAULT_SERVER_URL
 
-CONFIRMED = "coaching.booking.confirmed.v1"
+SIZES = Sizes(coaches=5, students=20, warmup=20, timeout_s=120.0)
 
 
-async def _answer(events: Watcher, command_id: str, timeout: float = 60) -> dict[str, Any]:
-    (record,) = await events.wait_for(outcome_of(command_id), timeout=timeout)
-    return {"type": record.type, **record.json()}
-
-
-async def _setup(bus: Bus, events: Watcher, count: int) -> tuple[str, list[str]]:
-    """A coach, one student, and `count` consecutive half-hour slots a day from now."""
-    tag = uuid.uuid4().hex[:8]
-    users = []
-    for role in ("COACH", "STUDENT"):
-        command = RegisterUser(
-            email=f"bench-{role}-{tag}@example.com", first_name="B", last_name="Ench", role=role
-        )
-        users.append(
-            (await _answer(events, (await bus.send_command(USERS_COMMANDS, command)).id))["userId"]
-        )
-    coach, student = users
-    start = datetime.now(UTC) + timedelta(days=1)
-    slots = []
-    for n in range(count):
-        begin = start + timedelta(minutes=30 * n)
-        command = CreateSlot(
-            coach_id=coach, start_time=begin, end_time=begin + timedelta(minutes=30)
-        )
-        while (
-            answer := await _answer(events, (await bus.send_command(SLOTS_COMMANDS, command)).id)
-        )["type"] != "coaching.slot.created.v1":
-            if answer.get("code") != "unknown_user":  # the slots service may not know the coach yet
-                raise SystemExit(f"slot creation failed: {answer}")
-            await asyncio.sleep(0.2)
-        slots.append(answer["slotId"])
-    return student, slots
-
-
-async def _book(bus: Bus, events: Watcher, slot: str, student: str) -> float:
-    command = CreateBooking(slot_id=slot, student_id=student)
-    sent_ms = time.time() * 1000
-    envelope = await bus.send_command(BOOKINGS_COMMANDS, command)
-    final = {CONFIRMED, "coaching.booking.rejected.v1", "coaching.command.rejected.v1"}
-    (record,) = await events.wait_for(
-        lambda s: outcome_of(envelope.id)(s) and s.type in final, timeout=60
+async def measure(bookings: int) -> dict[str, Any]:
+    """The unloaded phase's figures (latencies, rates, CPU per process)."""
+    ns = Namespace(
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA),
+        os.environ.get("DATABASE_URL", DEFAULT_SERVER_URL),
+        ROOT / "bench" / "results" / "logs" / f"booking-latency-{time.strftime('%Y%m%d-%H%M%S')}",
     )
-    if record.type != CONFIRMED:
-        raise SystemExit(f"booking not confirmed: {record.json()}")
-    return float(record.timestamp_ms - sent_ms)
-
-
-async def main(bookings: int, in_flight: int) -> None:
-    bus = Bus(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    await bus.start()
+    meter = Meter()
     try:
-        async with bus.watch(USERS_EVENTS, SLOTS_EVENTS, BOOKINGS_EVENTS) as events:
-            student, slots = await _setup(bus, events, bookings)
-            gate = asyncio.Semaphore(in_flight)
-
-            async def one(slot: str) -> float:
-                async with gate:
-                    return await _book(bus, events, slot, student)
-
-            started = time.monotonic()
-            latencies = sorted(await asyncio.gather(*(one(s) for s in slots)))
-            elapsed = time.monotonic() - started
+        await ns.create()
+        await ns.start_all()
+        for service, processes in ns.replicas.items():
+            if processes[0].proc is not None:
+                meter.track(service, processes[0].proc.pid)
+        async with Load(ns, meter, SIZES) as load:
+            await load.set_up()
+            await load.phase("warm-up", SIZES.warmup)
+            return await load.unloaded(bookings)
     finally:
-        await bus.stop()
-    q = statistics.quantiles(latencies, n=100)
-    print(f"bookings {len(latencies)}, in flight {in_flight}, {len(latencies) / elapsed:.0f}/s")
-    print(
-        f"command -> booking.confirmed: median {statistics.median(latencies):.1f} ms, "
-        f"p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms, max {latencies[-1]:.1f} ms"
-    )
+        await ns.remove()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bookings", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="every figure of the phase")
+    args = parser.parse_args()
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    figures = asyncio.run(measure(args.bookings))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    consumed, produced = figures["latency_ms"], figures["latency_kafka_ms"]
+    print(f"bookings {figures['commands']}, confirmed {figures['confirmed']}, one at a time")
+    for what, q in (("consumed", consumed), ("produced (CreateTime)", produced)):
+        print(
+            f"published -> booking.confirmed {what}: p50 {q['p50']} ms, p95 {q['p95']} ms,"
+            f" p99 {q['p99']} ms, max {q['max']} ms"
+        )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bookings", type=int, default=300)
-    parser.add_argument("--in-flight", type=int, default=1)
-    args = parser.parse_args()
-    asyncio.run(main(args.bookings, args.in_flight))
+    main()

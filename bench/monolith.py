@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from bench.measure import percentiles
+from bench.meta import server_settings
 from bench.workload import SLOT_LENGTH, fresh_needed, targets
 from coaching_kit.relay import asyncpg_dsn
 from coaching_kit.settings import DEFAULT_SERVER_URL
@@ -168,12 +169,14 @@ async def measure(
     contention: float = 0.07,
     slots: int = 60_000,
 ) -> dict[str, Any]:
-    """The baseline's figures; the scratch database is dropped afterwards."""
+    """The baseline's figures, with the server settings its connection saw (`postgres`);
+    the scratch database is dropped afterwards."""
     url = await create_scratch(server_url, "monolith", migrate=False)
     dsn = asyncpg_dsn(url)
     try:
         conn = await asyncpg.connect(dsn)
         try:
+            settings = await server_settings(conn)
             requests = _requests(await _seed(conn, coaches, slots), students, contention)
             result = await _drive(dsn, requests, connections, seconds)
             await _consistent(conn, result["confirmed"])
@@ -181,7 +184,7 @@ async def measure(
             await conn.close()
     finally:
         await drop_scratch(server_url, url)
-    return {"connections": connections, "contention": contention, **result}
+    return {"connections": connections, "contention": contention, **result, "postgres": settings}
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""What a run prints and keeps: tables on the terminal, the ratio line, the results as JSON
-(`<stamp>.json` and `latest.json`) and a plot of latency against offered load (`.png`)."""
+"""What a run prints and keeps: a header (machine, servers, PostgreSQL settings), tables on
+the terminal, the results as JSON (`<stamp>.json` and `latest.json`) and a plot of latency
+against offered load (`.png`). The closing lines are `bench.headline`'s."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ matplotlib.use("Agg")  # files only: no display on these machines
 import matplotlib.pyplot as plt
 from rich.console import Console
 from rich.table import Table
+
+from bench.meta import settings_line
 
 Results = dict[str, Any]
 
@@ -68,20 +71,37 @@ def phases(results: Results) -> Table:
 
 
 def usage(results: Results) -> Table:
-    """Baselines and timed phases side by side (the warm-up is left out)."""
-    table = Table(title="CPU % of one core / peak MB", title_justify="left")
+    """Baselines, the idle window and the timed phases side by side (not the warm-up); the
+    platform's processes, their total, then the harness apart (it is in no total)."""
+    table = Table(
+        title="CPU % of one core / peak MB (PostgreSQL: PSS at the phase's start and end)",
+        title_justify="left",
+    )
     table.add_column("process", no_wrap=True)
     columns = [("monolith", results["monolith"]["usage"]), ("kafka raw", results["kafka"]["usage"])]
+    columns.append(("idle", results["idle"]["usage"]))
     columns += [(p["name"], p["usage"]) for p in results["phases"] if p["name"] != "warm-up"]
     for name, _ in columns:
         table.add_column(name, justify="right")
     processes = sorted({n for _, used in columns for n in used}, key=_process_order)
-    for process in processes:
+    for process in (p for p in processes if p != "harness"):
         cells = [used.get(process) for _, used in columns]
-        table.add_row(
-            process, *(f"{c['cpu_pct']:.0f} / {c['peak_mb']:.0f}" if c else "" for c in cells)
-        )
+        table.add_row(process, *(_cpu_mb(c) for c in cells))
+    table.add_row("platform total", *(_f(_total_pct(used)) for _, used in columns), style="bold")
+    table.add_section()
+    harness = [used.get("harness") for _, used in columns]
+    table.add_row("harness (not in totals)", *(_cpu_mb(c) for c in harness))
     return table
+
+
+def _cpu_mb(cell: dict[str, Any] | None) -> str:
+    return f"{cell['cpu_pct']:.0f} / {cell['peak_mb']:.0f}" if cell else ""
+
+
+def _total_pct(used: dict[str, dict[str, Any]]) -> float | None:
+    """Services, Kafka and PostgreSQL: the CPU share that cpu ms per booking counts."""
+    platform = {n: u for n, u in used.items() if n != "harness"}
+    return sum(u["cpu_pct"] or 0 for u in platform.values()) if platform else None
 
 
 def _process_order(name: str) -> tuple[int, str]:
@@ -90,8 +110,32 @@ def _process_order(name: str) -> tuple[int, str]:
     return (order.index(base) if base in order else len(order), name)
 
 
+def header(results: Results) -> list[str]:
+    """Where the run ran: the machine, the servers, their settings, what CPU is counted."""
+    meta = results["meta"]
+    host, servers, pids = meta["host"], meta["servers"], meta["measured_pids"]
+    load = ", ".join(f"{n:.2f}" for n in host["load_average_before"])
+    servers_measured = [
+        f"{name} pid {pids[name]}" for name in ("kafka", "postgres") if name in pids
+    ]
+    remote = [name for name in ("kafka", "postgres") if name not in pids]
+    return [
+        f"bench {meta['stamp']} on {host['cpus']} cores (load average before {load}),"
+        f" code {meta['git']}",
+        f"postgres {servers['postgres']}: {settings_line(meta['postgres'])}"
+        " (COACHING_STACK_DURABLE=1 deploy/local/stack.py up makes the local stack durable)",
+        f"kafka {servers['kafka']}; CPU counted per process: the services, "
+        + ", ".join(servers_measured)
+        + " (postgres with all its children)"
+        + (f"; NOT counted, not on this machine: {', '.join(remote)}" if remote else "")
+        + f"; the harness (pid {pids['harness']}) apart",
+    ]
+
+
 def render(results: Results, console: Console | None = None) -> None:
     console = console or Console(width=max(150, shutil.get_terminal_size().columns))
+    for line in header(results):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     for table in (baselines(results), phases(results), usage(results)):
         console.print(table)
     peak = results["peak"]

@@ -1,5 +1,6 @@
 """`make bench`: the monolith baseline, raw Kafka, and the platform end to end, in one run on
-this machine. Prints the tables and `ratio e2e/monolith: X.XX`, writes bench/results/.
+this machine. Prints a header, the tables, and last six headline lines (`ratio e2e/monolith:
+X.XX` first; bench/headline.py defines them); writes bench/results/.
 
     .venv/bin/python -m bench.run [--quick] [--replicas auto|off|bookings=2] [--burst N] ...
 
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report
+from bench import headline, report
 from bench.e2e import Sizes
 from bench.meta import ROOT
 from bench.scaling import parse as parse_replicas
@@ -34,6 +35,8 @@ QUICK = Sizes(
     burst_max=3_000,
     fractions=(0.5, 1.0),
     phase_s=5.0,
+    unloaded=30,
+    idle_s=10.0,
     timeout_s=120.0,
 )
 
@@ -49,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--replicas", type=parse_replicas, default="auto", help="auto | off | bookings=2,...")
     add("--burst", type=int, help="saturating burst size (default: about 20 s of load)")
     add("--phase-seconds", type=float, help="length of each open-loop run (default 20)")
-    add("--fractions", help="open-loop loads as fractions of the peak (default 0.25,0.5,0.75,1)")
+    add(
+        "--fractions",
+        help="open-loop loads as fractions of the peak (default 0.25,0.5,0.75,1; 0.5 always runs)",
+    )
+    add("--unloaded", type=int, help="bookings sent one at a time (default 200)")
+    add("--idle-seconds", type=float, help="the services left with no traffic (default 30)")
     add("--warmup", type=int, help="warm-up burst size (default 500)")
     add("--coaches", type=int, help="coaches registered (default 100)")
     add("--students", type=int, help="students registered (default 400)")
@@ -72,6 +80,8 @@ def options_from(args: argparse.Namespace) -> Options:
         "students": args.students,
         "contention": args.contention,
         "fractions": tuple(float(f) for f in args.fractions.split(",")) if args.fractions else None,
+        "unloaded": args.unloaded,
+        "idle_s": args.idle_seconds,
     }
     sizes = dataclasses.replace(sizes, **{k: v for k, v in given.items() if v is not None})
     return Options(
@@ -100,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(results["check"]["report"])
     for path in report.write(results, options.results_dir, stamp):
         print(f"wrote {path}")
-    print(f"ratio e2e/monolith: {results['ratio']:.2f}")
+    print("\n".join(headline.lines(results["headline"])), flush=True)
     return 0 if results["check"]["ok"] else 1
 
 

@@ -1,6 +1,6 @@
 """One benchmark run, phase by phase: the baselines (monolith, raw Kafka), then the platform
-in its private namespace (set-up, warm-up, saturation, open loop, scaling), then the
-invariant checker; the namespace is removed whatever happens.
+in its private namespace (set-up, warm-up, idle, unloaded, saturation, open loop, scaling),
+then the invariant checker; the namespace is removed whatever happens.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import kafka_raw, monolith
+from bench import headline, kafka_raw, monolith
 from bench.e2e import Load, Sizes
 from bench.measure import peak
-from bench.meta import describe
+from bench.meta import describe, postgres_settings, settings_line
 from bench.namespace import Namespace
 from bench.procs import MB, Meter
 from bench.scaling import label, scale_plan
@@ -91,6 +91,10 @@ async def end_to_end(options: Options, meter: Meter, ns: Namespace) -> dict[str,
         setup_s = await load.set_up()
         say(f"warm-up: {sizes.warmup:,} requests")
         phases = [await load.phase("warm-up", sizes.warmup)]
+        say(f"idle: {sizes.idle_s:.0f} s with no traffic")
+        idle = await load.idle(sizes.idle_s)
+        say(f"unloaded: {sizes.unloaded:,} bookings one at a time")
+        phases.append(await load.unloaded(sizes.unloaded))
         burst = sizes.burst_size(peak(phases[0])[1])
         say(f"saturation: a burst of {burst:,} requests")
         saturation = await load.phase("saturation", burst)
@@ -100,6 +104,7 @@ async def end_to_end(options: Options, meter: Meter, ns: Namespace) -> dict[str,
         scaled = await scaled_burst(load, meter, options.replicas, saturation, burst)
     return {
         "setup": {"users_s": round(setup_s, 1)},
+        "idle": idle,
         "phases": phases + ([scaled[0]] if scaled else []),
         "peak": {"confirmed_per_s": confirmed_per_s, "commands_per_s": round(commands_per_s, 1)},
         "scaling": scaled[1] if scaled else None,
@@ -108,11 +113,12 @@ async def end_to_end(options: Options, meter: Meter, ns: Namespace) -> dict[str,
 
 async def open_loop(load: Load, sizes: Sizes, peak_per_s: float) -> list[dict[str, Any]]:
     runs = []
-    for fraction in sizes.fractions:
+    # The half-peak run feeds two of the closing lines, whatever else is asked for.
+    for fraction in sorted({*sizes.fractions, headline.HALF_PEAK}):
         rate = fraction * peak_per_s
         say(f"open loop at {fraction:.0%}: {rate:,.0f} requests/s for {sizes.phase_s:.0f} s")
         count = max(2, round(rate * sizes.phase_s))
-        runs.append(await load.phase(f"{fraction:.0%} load", count, rate))
+        runs.append({**await load.phase(f"{fraction:.0%} load", count, rate), "fraction": fraction})
     return runs
 
 
@@ -142,8 +148,10 @@ async def bench(options: Options, stamp: str) -> dict[str, Any]:
     ns = Namespace(options.kafka, options.server_url, options.results_dir / "logs" / stamp)
     try:
         await ns.create()
-        results: dict[str, Any] = {"meta": describe(options, ns, stamp)}
+        results: dict[str, Any] = {"meta": describe(options, ns, stamp, meter.pids())}
         results |= await baselines(options, meter, ns)
+        results["meta"]["postgres"] = await _both_sides(results["monolith"], ns)
+        say(f"postgres: {settings_line(results['meta']['postgres'])}")
         say("platform: starting the four services")
         await ns.start_all()
         track_services(meter, ns)
@@ -157,10 +165,21 @@ async def bench(options: Options, stamp: str) -> dict[str, Any]:
     return _summarised(results, meter, started)
 
 
+async def _both_sides(mono: dict[str, Any], ns: Namespace) -> dict[str, dict[str, str]]:
+    """The PostgreSQL settings the monolith's connection saw, and a platform database's: one
+    server, but a database or role could override them, and the comparison is only fair
+    when they agree (the header says whether they do)."""
+    return {
+        "monolith": mono.pop("postgres"),
+        "platform": await postgres_settings(ns.databases["bookings"]),
+    }
+
+
 def _summarised(results: dict[str, Any], meter: Meter, started: float) -> dict[str, Any]:
     results["peak_memory_mb"] = {n: round(b / MB, 1) for n, b in meter.overall_peaks.items()}
     e2e, mono = results["peak"]["confirmed_per_s"], results["monolith"]["bookings_per_s"]
     results["ratio"] = round(e2e / mono, 2)
+    results["headline"] = headline.figures(results)
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     results["meta"]["host"]["load_average_after"] = os.getloadavg()
     return results
