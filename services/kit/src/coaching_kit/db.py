@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -123,14 +124,34 @@ KIT_TABLES = (OUTBOX, INBOX, RELAY_LEASE)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine; pre-ping drops connections a database restart has broken."""
+    """An asyncpg engine without pre-ping.
+
+    A pre-ping costs a BEGIN, a `;` and a ROLLBACK on every checkout, i.e. three round
+    trips per transaction on the hot path. A connection a database restart has broken fails
+    on its first statement instead; SQLAlchemy then invalidates the whole pool, and every
+    caller retries a lost connection anyway (retry.py)."""
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+
+
+async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, inside `conn`'s transaction, for the statements
+    every message runs (the hot path).
+
+    Through SQLAlchemy Core a statement costs its construction, cache-key and parameter
+    processing, a greenlet switch and the adapter's cursor: several times what asyncpg itself
+    spends on a prepared statement (its own cache prepares each text once per connection).
+    SQLAlchemy keeps schema, migrations and the cold paths. SQLAlchemy begins its transaction
+    with the first statement it runs; a raw statement before that would run outside it, so
+    the transaction is begun here when it has not been yet."""
+    driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction() and conn.in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
 
 
 @contextlib.asynccontextmanager
