@@ -1,9 +1,12 @@
-"""Bookings and reviews <-> rows (SQLAlchemy Core, explicit mapping).
+"""Bookings and reviews <-> rows (explicit mapping).
 
-Every change of a booking is one guarded UPDATE (`WHERE id = :id AND status = :expected`).
-Under READ COMMITTED a second concurrent UPDATE of the row waits for the first to commit,
-then re-checks the guard against the new row and matches nothing: of two concurrent
-transitions exactly one wins, without SERIALIZABLE and without a lock held across reads.
+Every change of a booking is one guarded UPDATE (`WHERE id = $1 AND status = $2`). Under
+READ COMMITTED a second concurrent UPDATE of the row waits for the first to commit, then
+re-checks the guard against the new row and matches nothing: of two concurrent transitions
+exactly one wins, without SERIALIZABLE and without a lock held across reads.
+
+The statements every booking runs (request, read, confirm, reject) are plain SQL on the
+driver (kit's `driver_of`); the rest is SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coaching_bookings.db import SLOT_BOOKED, bookings, call_reviews
+from coaching_bookings.db import HOLDS_SLOT, bookings, call_reviews
 from coaching_bookings.domain.bookings import (
     Booking,
     BookingIdTakenError,
@@ -25,7 +29,26 @@ from coaching_bookings.domain.bookings import (
     SlotAlreadyBookedError,
 )
 from coaching_bookings.domain.reviews import Review, ReviewAlreadySubmittedError
-from coaching_kit.db import savepoint
+from coaching_kit.db import driver_of
+
+_COLUMNS = tuple(column.name for column in bookings.c)
+_LIST = ", ".join(_COLUMNS)
+_PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
+# $1 is the id, $2 the expected status; the new values follow in column order.
+_ASSIGNMENTS = ", ".join(f"{name} = ${n}" for n, name in enumerate(_COLUMNS, start=3))
+
+_INSERT = f"INSERT INTO bookings ({_LIST}) VALUES ({_PLACEHOLDERS})"
+_GET = f"SELECT {_LIST} FROM bookings WHERE id = $1"
+_UPDATE = f"UPDATE bookings SET {_ASSIGNMENTS} WHERE id = $1 AND status = $2 RETURNING {_LIST}"
+# Confirming also requires that no other booking holds the slot. The unique index on held
+# slots stays the final judge (a concurrent confirm not yet committed is not seen here); its
+# violation aborts the transaction, and the consumer's retry then finds the slot held.
+_CONFIRM = (
+    f"UPDATE bookings SET {_ASSIGNMENTS} WHERE id = $1 AND status = $2 AND NOT EXISTS "
+    f"(SELECT 1 FROM bookings held WHERE held.slot_id = ${3 + _COLUMNS.index('slot_id')} "
+    f"AND held.{HOLDS_SLOT} AND held.id <> $1) RETURNING {_LIST}"
+)
+_SLOT_HELD = f"SELECT EXISTS (SELECT 1 FROM bookings WHERE slot_id = $1 AND {HOLDS_SLOT})"
 
 
 class SqlBookingRepository:
@@ -33,38 +56,35 @@ class SqlBookingRepository:
         self.conn = conn
 
     async def add(self, booking: Booking) -> None:
+        driver = await driver_of(self.conn)
         try:
-            await self.conn.execute(insert(bookings).values(**_row(booking)))
-        except IntegrityError as exc:
+            await driver.execute(_INSERT, *_values(booking))
+        except asyncpg.UniqueViolationError as exc:
             raise BookingIdTakenError(f"booking {booking.id} already exists") from exc
 
     async def get(self, booking_id: uuid.UUID) -> Booking | None:
-        query = select(bookings).where(bookings.c.id == booking_id)
-        row = (await self.conn.execute(query)).first()
-        return _booking(row._mapping) if row else None
+        row = await (await driver_of(self.conn)).fetchrow(_GET, booking_id)
+        return _booking(row) if row else None
 
     async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None:
         """Store the booking's new state if its stored status is still `expected`; None when
         another transaction moved it on first."""
-        statement = (
-            update(bookings)
-            .where(bookings.c.id == booking.id, bookings.c.status == expected.value)
-            .values(**_row(booking))
-            .returning(*bookings.c)
-        )
-        row = (await self.conn.execute(statement)).first()
-        return _booking(row._mapping) if row else None
+        driver = await driver_of(self.conn)
+        row = await driver.fetchrow(_UPDATE, booking.id, expected.value, *_values(booking))
+        return _booking(row) if row else None
 
     async def confirm(self, booking: Booking) -> Booking | None:
-        """PENDING -> ACTIVE. A savepoint, so that the caller can still reject the booking
-        when the slot's unique index says the slot already has its booking."""
-        try:
-            async with savepoint(self.conn, "confirm"):
-                return await self.update(booking, expected=BookingStatus.PENDING)
-        except IntegrityError as exc:
-            if SLOT_BOOKED not in str(exc.orig):
-                raise
-            raise SlotAlreadyBookedError(f"slot {booking.slot_id} is already booked") from exc
+        """PENDING -> ACTIVE, in one statement that also checks the slot is not held by
+        another booking (`SlotAlreadyBookedError` when it is); None when the booking moved
+        on first."""
+        driver = await driver_of(self.conn)
+        values = _values(booking)
+        row = await driver.fetchrow(_CONFIRM, booking.id, BookingStatus.PENDING.value, *values)
+        if row is not None:
+            return _booking(row)
+        if await driver.fetchval(_SLOT_HELD, booking.slot_id):
+            raise SlotAlreadyBookedError(f"slot {booking.slot_id} is already booked")
+        return None
 
     async def complete_ended(
         self, *, ended_by: datetime, now: datetime, limit: int
@@ -103,6 +123,11 @@ class SqlReviewRepository:
             raise ReviewAlreadySubmittedError(
                 f"booking {review.booking_id} already has its review"
             ) from exc
+
+
+def _values(booking: Booking) -> list[Any]:
+    row = _row(booking)
+    return [row[name] for name in _COLUMNS]
 
 
 def _row(booking: Booking) -> dict[str, Any]:

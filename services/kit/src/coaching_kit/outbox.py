@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, insert, text
+from sqlalchemy import ColumnElement, func, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL
+from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL, driver_of
 
 # Which of the relay's lanes publishes a row, and whether it may be parked (db.py, lanes.py).
 Lane = Literal["event", "reply", "dead_letter"]
@@ -79,25 +79,35 @@ def header_value(name: str) -> ColumnElement[Any]:
     return OUTBOX.c.header_values[func.array_position(OUTBOX.c.header_names, name.encode())]
 
 
-def _row(message: OutgoingMessage) -> dict[str, Any]:
+# The one statement every outcome, event, reply and dead letter goes through: plain SQL on
+# the driver, one pipelined round trip for the whole batch (asyncpg's executemany).
+_INSERT = (
+    "INSERT INTO outbox (lane, topic, key, header_names, header_values, payload) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
+)
+_NOTIFY = f"NOTIFY {OUTBOX_CHANNEL}"
+
+
+def _row(message: OutgoingMessage) -> tuple[Any, ...]:
     pairs = message.header_pairs
-    return {
-        "lane": message.lane,
-        "topic": message.topic,
-        "key": message.key_bytes,
-        "header_names": [name.encode(errors=_NAME_ERRORS) for name, _ in pairs],
-        "header_values": [value for _, value in pairs],
-        "payload": message.payload,
-    }
+    return (
+        message.lane,
+        message.topic,
+        message.key_bytes,
+        [name.encode(errors=_NAME_ERRORS) for name, _ in pairs],
+        [value for _, value in pairs],
+        message.payload,
+    )
 
 
 async def add_to_outbox(conn: AsyncConnection, messages: list[OutgoingMessage]) -> None:
     """Queue messages in the caller's transaction and wake the relay when it commits."""
     if not messages:
         return
-    await conn.execute(insert(OUTBOX), [_row(m) for m in messages])
+    driver = await driver_of(conn)
+    await driver.executemany(_INSERT, [_row(m) for m in messages])
     # Postgres delivers NOTIFY only on commit and folds duplicates, so this is cheap.
-    await conn.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    await driver.execute(_NOTIFY)
 
 
 _BACKLOG = text(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coaching_contracts.events import UserRegistered
-from coaching_kit.db import NAMING_CONVENTION
+from coaching_kit.db import NAMING_CONVENTION, driver_of
 
 USER_DIRECTORY = Table(
     "user_directory",
@@ -40,14 +40,14 @@ async def remember_user(conn: AsyncConnection, event: UserRegistered) -> None:
 # users are kept (an unknown one may be registered a moment later).
 _KNOWN_ROLES: dict[uuid.UUID, str] = {}
 _KNOWN_ROLES_MAX = 100_000
+_ROLE_OF = "SELECT role FROM user_directory WHERE user_id = $1"
 
 
 async def role_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
     """COACH, STUDENT, or None for a user this service has not heard of."""
     if (known := _KNOWN_ROLES.get(user_id)) is not None:
         return known
-    query = select(USER_DIRECTORY.c.role).where(USER_DIRECTORY.c.user_id == user_id)
-    role: str | None = (await conn.execute(query)).scalar_one_or_none()
+    role: str | None = await (await driver_of(conn)).fetchval(_ROLE_OF, user_id)
     if role is not None:
         if len(_KNOWN_ROLES) >= _KNOWN_ROLES_MAX:
             _KNOWN_ROLES.clear()

@@ -5,14 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coaching_kit.db import driver_of
 from coaching_slots.db import NO_OVERLAP, PRIMARY_KEY, slots
 from coaching_slots.domain import Slot, SlotIdTakenError, SlotOverlapError, SlotStatus
 
 EXCLUSION_VIOLATION = "23P01"
+
+# A booking's statements, plain SQL on the driver (kit's `driver_of`); the rest is Core.
+_LIST = ", ".join(column.name for column in slots.c)
+_GET = f"SELECT {_LIST} FROM slots WHERE id = $1"
+_GET_FOR_UPDATE = f"{_GET} FOR UPDATE"
+_RESERVE = (
+    "UPDATE slots SET status = $4, booking_id = $5, updated_at = $6 "
+    "WHERE id = $1 AND deleted_at IS NULL AND status = $2 AND start_time > $3 "
+    f"RETURNING {_LIST}"
+)
 
 
 class SqlSlotRepository:
@@ -36,11 +47,9 @@ class SqlSlotRepository:
     async def get(self, slot_id: uuid.UUID, *, for_update: bool = False) -> Slot | None:
         """`for_update` locks the row until commit: a reservation waits for a deletion that
         looked at the slot, instead of reserving a slot being deleted."""
-        query = select(slots).where(slots.c.id == slot_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self.conn.execute(query)).first()
-        return _slot(row._mapping) if row else None
+        driver = await driver_of(self.conn)
+        row = await driver.fetchrow(_GET_FOR_UPDATE if for_update else _GET, slot_id)
+        return _slot(row) if row else None
 
     async def mark_deleted(self, slot: Slot) -> None:
         await self.conn.execute(
@@ -55,19 +64,12 @@ class SqlSlotRepository:
         """The one guarded statement that reserves: of any number of concurrent requests,
         the first to lock the row wins; the others re-check the committed row and match
         nothing (PostgreSQL re-evaluates the WHERE clause of a waiting UPDATE)."""
-        statement = (
-            update(slots)
-            .where(
-                slots.c.id == slot_id,
-                slots.c.deleted_at.is_(None),
-                slots.c.status == SlotStatus.AVAILABLE.value,
-                slots.c.start_time > bookable_after,
-            )
-            .values(status=SlotStatus.UNAVAILABLE.value, booking_id=booking_id, updated_at=now)
-            .returning(*slots.c)
-        )
-        row = (await self.conn.execute(statement)).first()
-        return _slot(row._mapping) if row else None
+        driver = await driver_of(self.conn)
+        row = await driver.fetchrow(
+            _RESERVE, slot_id, SlotStatus.AVAILABLE.value, bookable_after,
+            SlotStatus.UNAVAILABLE.value, booking_id, now,
+        )  # fmt: skip
+        return _slot(row) if row else None
 
     async def release(self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime) -> bool:
         """Only the booking that holds the slot releases it; False when it did not."""

@@ -8,14 +8,17 @@ registration arrives).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import MetaData, RowMapping, Table, func, select
+from sqlalchemy import MetaData, RowMapping, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coaching_kit.db import driver_of
 from coaching_stats.db import coach_stats
 from coaching_stats.projection import COUNTERS, Change, CoachStats, Counts
 
@@ -25,23 +28,31 @@ def stats_table(name: str) -> Table:
     return coach_stats.to_metadata(MetaData(), name=name)
 
 
+@functools.cache
+def _upsert_adding(table: str) -> str:
+    columns = ("coach_id", *COUNTERS, "last_updated")
+    added = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in COUNTERS)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(f'${n}' for n in range(1, len(columns) + 1))}) "
+        f"ON CONFLICT (coach_id) DO UPDATE SET {added}, "
+        f"last_updated = greatest({table}.last_updated, EXCLUDED.last_updated) "
+        f"RETURNING {', '.join(columns)}"
+    )
+
+
 class SqlCoachStats:
     def __init__(self, conn: AsyncConnection, table: Table = coach_stats) -> None:
         self.conn = conn
         self.table = table
 
     async def add(self, change: Change) -> CoachStats:
-        """Apply one change atomically; returns the coach's stats after it."""
-        statement = insert(self.table).values(
-            coach_id=change.coach_id, **change.delta.as_dict(), last_updated=change.at
-        )
-        added = {name: self.table.c[name] + statement.excluded[name] for name in COUNTERS}
-        latest = func.greatest(self.table.c.last_updated, statement.excluded.last_updated)
-        statement = statement.on_conflict_do_update(
-            index_elements=[self.table.c.coach_id], set_={**added, "last_updated": latest}
-        )
-        row = (await self.conn.execute(statement.returning(*self.table.c))).one()
-        return stats_of(row._mapping)
+        """Apply one change atomically; returns the coach's stats after it. Every counted
+        event runs this, so it is plain SQL on the driver (kit's `driver_of`)."""
+        driver = await driver_of(self.conn)
+        values = (change.coach_id, *dataclasses.astuple(change.delta), change.at)
+        row = await driver.fetchrow(_upsert_adding(self.table.name), *values)
+        return stats_of(row)
 
     async def replace(self, rows: Iterable[CoachStats]) -> None:
         """Write whole rows (the rebuild's catch-up), overwriting what is there."""
@@ -80,7 +91,7 @@ def _row(stats: CoachStats) -> dict[str, Any]:
     }
 
 
-def stats_of(row: RowMapping) -> CoachStats:
+def stats_of(row: Mapping[str, Any] | RowMapping) -> CoachStats:
     return CoachStats(
         coach_id=row["coach_id"],
         counts=Counts(**{name: row[name] for name in COUNTERS}),
