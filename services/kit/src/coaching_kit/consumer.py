@@ -35,7 +35,7 @@ from coaching_kit import metrics, tracing
 from coaching_kit.db import savepoint
 from coaching_kit.decoding import Decoded, Decoding, Poison, Skipped, decode
 from coaching_kit.envelope import Envelope, is_topic_name, readable_header, readable_id
-from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers
+from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers, RunHandler
 from coaching_kit.inbox import first_delivery
 from coaching_kit.logs import message_context
 from coaching_kit.outbox import OutgoingMessage, add_to_outbox
@@ -176,11 +176,61 @@ class Consumer:
             started = time.perf_counter()
             outcome, label = await self._run_handler(conn, ctx, envelope, message, isolated)
             self._count(envelope.type, label, time.perf_counter() - started)
-            if isinstance(outcome, CommandRejected):
-                metrics.rejected(self.config.service, envelope.type, outcome.code)
-            if outcome is not None:
-                self._answer(ctx, envelope, outcome)
+            self._settle(ctx, envelope, outcome)
             return ctx.outgoing
+
+    async def apply_run_in(
+        self, conn: AsyncConnection, run: RunHandler, items: list[tuple[Envelope, WireModel]]
+    ) -> list[OutgoingMessage]:
+        """Run a run handler (handlers.py) over consecutive messages in the caller's
+        transaction (their inbox rows already written); what they send, in message order.
+        Each message's context carries the trace context of its own span, as `apply_in`."""
+        contexts = []
+        for envelope, _ in items:
+            parent = tracing.parent_from(envelope.traceparent, envelope.tracestate)
+            with tracing.span(f"process {envelope.type}", parent=parent, kind=SpanKind.CONSUMER):
+                trace = tracing.current_headers()
+            contexts.append(
+                MessageContext(
+                    envelope=envelope,
+                    source=self.config.source,
+                    topic_prefix=self.config.topic_prefix,
+                    trace=trace,
+                    conn=conn,
+                )
+            )
+        started = time.perf_counter()
+        answers = await run(
+            [(ctx, message) for ctx, (_, message) in zip(contexts, items, strict=True)]
+        )
+        seconds = (time.perf_counter() - started) / len(items)
+        outgoing: list[OutgoingMessage] = []
+        for ctx, (envelope, _), answer in zip(contexts, items, answers, strict=True):
+            if isinstance(answer, CommandRejectedError):
+                ctx.discard_outgoing()
+                outcome, label = self._refused(envelope, answer)
+            else:
+                outcome, label = answer, "applied"
+            self._count(envelope.type, label, seconds)
+            self._settle(ctx, envelope, outcome)
+            outgoing += ctx.outgoing
+        return outgoing
+
+    def _settle(self, ctx: Emitter, envelope: Envelope, outcome: WireModel | None) -> None:
+        if isinstance(outcome, CommandRejected):
+            metrics.rejected(self.config.service, envelope.type, outcome.code)
+        if outcome is not None:
+            self._answer(ctx, envelope, outcome)
+
+    def _refused(
+        self, envelope: Envelope, rejection: CommandRejectedError
+    ) -> tuple[WireModel | None, str]:
+        """A command's rejection is its outcome; an event's is only logged (nothing to
+        answer: the event happened, this service could not make use of it)."""
+        if not self.handlers.commands:
+            log.warning("%s: ignoring event %s: %s", self.name, envelope.id, rejection)
+            return None, "ignored"
+        return _rejected(envelope, rejection.code, rejection.message), "rejected"
 
     def _count(self, type_: str, outcome: str, seconds: float = 0.0) -> None:
         label = metrics.type_label(type_)
@@ -210,10 +260,7 @@ class Consumer:
                 return await handler(ctx, message), "applied"
         except CommandRejectedError as rejection:
             ctx.discard_outgoing()
-            if not self.handlers.commands:
-                log.warning("%s: ignoring event %s: %s", self.name, envelope.id, rejection)
-                return None, "ignored"
-            return _rejected(envelope, rejection.code, rejection.message), "rejected"
+            return self._refused(envelope, rejection)
 
     def _answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
         """A command's outcome goes to the service's events topic and to `reply_to` if set."""
