@@ -140,7 +140,8 @@ class SlotReservationRejected(WireModel):
 
 
 class CoachStatsUpdated(WireModel):
-    """A coach's statistics after a change: a full snapshot, so readers need only the latest."""
+    """A coach's statistics after one or more changes: a full snapshot, so readers need only
+    the latest (changes handled together share one snapshot)."""
 
     TYPE = "coaching.coach-stats.updated.v1"
     TOPIC = topics.STATS_EVENTS

@@ -65,6 +65,10 @@ class Change:
     delta: Counts
     at: datetime
 
+    def then(self, later: Change) -> Change:
+        """This change and a later one of the same coach, as one."""
+        return Change(self.coach_id, self.delta + later.delta, max(self.at, later.at))
+
 
 @dataclass(frozen=True)
 class CoachStats:

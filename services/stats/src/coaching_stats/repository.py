@@ -8,10 +8,9 @@ registration arrives).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import MetaData, RowMapping, Table, select
@@ -30,11 +29,13 @@ def stats_table(name: str) -> Table:
 
 @functools.cache
 def _upsert_adding(table: str) -> str:
+    """Add each row of the arrays to its coach's counters; one row per coach at most."""
     columns = ("coach_id", *COUNTERS, "last_updated")
+    types = ("uuid", *("bigint" for _ in COUNTERS), "timestamptz")
+    arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(types, start=1))
     added = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in COUNTERS)
     return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(f'${n}' for n in range(1, len(columns) + 1))}) "
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT (coach_id) DO UPDATE SET {added}, "
         f"last_updated = greatest({table}.last_updated, EXCLUDED.last_updated) "
         f"RETURNING {', '.join(columns)}"
@@ -47,12 +48,16 @@ class SqlCoachStats:
         self.table = table
 
     async def add(self, change: Change) -> CoachStats:
-        """Apply one change atomically; returns the coach's stats after it. Every counted
-        event runs this, so it is plain SQL on the driver (kit's `driver_of`)."""
+        """Apply one change atomically; returns the coach's stats after it."""
+        return (await self.add_all([change]))[change.coach_id]
+
+    async def add_all(self, changes: Sequence[Change]) -> dict[uuid.UUID, CoachStats]:
+        """Apply changes of distinct coaches in one statement (every counted event runs
+        this, so it is plain SQL on the driver, kit's `driver_of`); their stats after it."""
         driver = await driver_of(self.conn)
-        values = (change.coach_id, *dataclasses.astuple(change.delta), change.at)
-        row = await driver.fetchrow(_upsert_adding(self.table.name), *values)
-        return stats_of(row)
+        columns = zip(*((c.coach_id, *c.delta.values(), c.at) for c in changes), strict=True)
+        rows = await driver.fetch(_upsert_adding(self.table.name), *map(list, columns))
+        return {row["coach_id"]: stats_of(row) for row in rows}
 
     async def replace(self, rows: Iterable[CoachStats]) -> None:
         """Write whole rows (the rebuild's catch-up), overwriting what is there."""

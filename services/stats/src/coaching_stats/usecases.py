@@ -1,7 +1,9 @@
-"""Use cases of the stats service: count an event's change, answer with the new snapshot."""
+"""Use cases of the stats service: count events' changes, answer with the new snapshots."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 from coaching_contracts.events import CoachStatsUpdated
@@ -9,7 +11,7 @@ from coaching_stats.projection import Change, CoachStats, snapshot
 
 
 class CoachStatsRepository(Protocol):
-    async def add(self, change: Change) -> CoachStats: ...
+    async def add_all(self, changes: Sequence[Change]) -> dict[uuid.UUID, CoachStats]: ...
 
 
 class UnitOfWork(Protocol):
@@ -19,6 +21,17 @@ class UnitOfWork(Protocol):
     def coach_stats(self) -> CoachStatsRepository: ...
 
 
-async def count_change(uow: UnitOfWork, change: Change) -> CoachStatsUpdated:
-    """Apply the change; the snapshot after it is what gateways get on `stats.events`."""
-    return snapshot(await uow.coach_stats.add(change))
+async def count_changes(
+    uow: UnitOfWork, changes: Sequence[Change]
+) -> dict[uuid.UUID, CoachStatsUpdated]:
+    """Apply the changes, several per coach folded into one; per coach, the snapshot after
+    them is what gateways get on `stats.events` (one per coach, not one per event: each
+    snapshot is whole, so the last one says everything the ones before it would have)."""
+    folded: dict[uuid.UUID, Change] = {}
+    for change in changes:
+        held = folded.get(change.coach_id)
+        folded[change.coach_id] = change if held is None else held.then(change)
+    if not folded:
+        return {}
+    after = await uow.coach_stats.add_all(list(folded.values()))
+    return {coach: snapshot(stats) for coach, stats in after.items()}

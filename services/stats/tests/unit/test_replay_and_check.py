@@ -1,6 +1,7 @@
 """Replaying the history in memory (rebuild, check) and comparing it with the live rows."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from coaching_stats import usecases
@@ -72,10 +73,14 @@ def test_compare_sees_a_different_last_updated():
 class FakeCoachStats:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, CoachStats] = {}
+        self.calls: list[list[Change]] = []
 
-    async def add(self, change: Change) -> CoachStats:
-        self.rows[change.coach_id] = apply(self.rows.get(change.coach_id), change)
-        return self.rows[change.coach_id]
+    async def add_all(self, changes: Sequence[Change]) -> dict[uuid.UUID, CoachStats]:
+        assert len({c.coach_id for c in changes}) == len(changes), "one change per coach"
+        self.calls.append(list(changes))
+        for change in changes:
+            self.rows[change.coach_id] = apply(self.rows.get(change.coach_id), change)
+        return {c.coach_id: self.rows[c.coach_id] for c in changes}
 
 
 class FakeUnitOfWork:
@@ -85,10 +90,28 @@ class FakeUnitOfWork:
 
 async def test_counting_a_change_answers_with_the_coach_s_full_snapshot():
     uow, coach = FakeUnitOfWork(), uuid.uuid4()
-    await usecases.count_change(uow, Change(coach, Counts(review_count=1, rating_sum=4), T0))
+    await usecases.count_changes(uow, [Change(coach, Counts(review_count=1, rating_sum=4), T0)])
     later = T0 + timedelta(minutes=1)
-    event = await usecases.count_change(
-        uow, Change(coach, Counts(review_count=1, rating_sum=5), later)
+    snapshots = await usecases.count_changes(
+        uow, [Change(coach, Counts(review_count=1, rating_sum=5), later)]
     )
+    event = snapshots[coach]
     assert (event.coach_id, event.review_count, event.rating_sum) == (coach, 2, 9)
     assert (event.average_rating, event.last_updated, event.total_slots) == (4.5, later, 0)
+
+
+async def test_a_run_of_changes_is_one_write_and_one_snapshot_per_coach():
+    uow, a, b = FakeUnitOfWork(), uuid.uuid4(), uuid.uuid4()
+    later = T0 + timedelta(minutes=1)
+    snapshots = await usecases.count_changes(
+        uow,
+        [
+            Change(a, Counts(total_slots=1), later),
+            Change(b, Counts(total_calls=1), T0),
+            Change(a, Counts(total_slots=1, total_calls=1), T0),  # delivered late: time stays
+        ],
+    )
+    assert len(uow.coach_stats.calls) == 1
+    assert (snapshots[a].total_slots, snapshots[a].total_calls) == (2, 1)
+    assert snapshots[a].last_updated == later
+    assert (snapshots[b].total_calls, set(snapshots)) == (1, {a, b})
