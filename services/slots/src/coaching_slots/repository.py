@@ -16,14 +16,22 @@ from coaching_slots.domain import Slot, SlotIdTakenError, SlotOverlapError, Slot
 EXCLUSION_VIOLATION = "23P01"
 
 # A booking's statements, plain SQL on the driver (kit's `driver_of`); the rest is Core.
-_LIST = ", ".join(column.name for column in slots.c)
+_COLUMNS = tuple(column.name for column in slots.c)
+_LIST = ", ".join(_COLUMNS)
 _GET = f"SELECT {_LIST} FROM slots WHERE id = $1"
 _GET_FOR_UPDATE = f"{_GET} FOR UPDATE"
-_RESERVE = (
-    "UPDATE slots SET status = $4, booking_id = $5, updated_at = $6 "
-    "WHERE id = $1 AND deleted_at IS NULL AND status = $2 AND start_time > $3 "
-    f"RETURNING {_LIST}"
-)
+_GET_ALL = f"SELECT {_LIST} FROM slots WHERE id = ANY($1::uuid[])"
+_RESERVE_FIRST = f"""
+    WITH asked AS (
+        SELECT DISTINCT ON (slot_id) slot_id, booking_id
+        FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS a(slot_id, booking_id, n)
+        ORDER BY slot_id, n)
+    UPDATE slots SET status = $5, booking_id = asked.booking_id, updated_at = $6
+    FROM asked
+    WHERE slots.id = asked.slot_id AND slots.deleted_at IS NULL AND slots.status = $3
+        AND slots.start_time > $4
+    RETURNING {", ".join(f"slots.{name}" for name in _COLUMNS)}
+"""
 
 
 class SqlSlotRepository:
@@ -58,18 +66,25 @@ class SqlSlotRepository:
             .values(deleted_at=slot.deleted_at, updated_at=slot.updated_at)
         )
 
-    async def reserve(
-        self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime, bookable_after: datetime
-    ) -> Slot | None:
-        """The one guarded statement that reserves: of any number of concurrent requests,
-        the first to lock the row wins; the others re-check the committed row and match
-        nothing (PostgreSQL re-evaluates the WHERE clause of a waiting UPDATE)."""
+    async def get_all(self, slot_ids: set[uuid.UUID]) -> dict[uuid.UUID, Slot]:
+        rows = await (await driver_of(self.conn)).fetch(_GET_ALL, list(slot_ids))
+        return {row["id"]: _slot(row) for row in rows}
+
+    async def reserve_first(
+        self, asked: list[tuple[uuid.UUID, uuid.UUID]], now: datetime, bookable_after: datetime
+    ) -> dict[uuid.UUID, Slot]:
+        """The one guarded statement that reserves, for (slot, booking) requests in order:
+        per slot the first request is tried, and it wins if the slot is free and bookable.
+        Of concurrent transactions the first to lock a row wins; the others re-check the
+        committed row and match nothing (PostgreSQL re-evaluates the WHERE clause of a
+        waiting UPDATE). Returns the slots reserved, by id."""
+        slot_ids, booking_ids = (list(column) for column in zip(*asked, strict=True))
         driver = await driver_of(self.conn)
-        row = await driver.fetchrow(
-            _RESERVE, slot_id, SlotStatus.AVAILABLE.value, bookable_after,
-            SlotStatus.UNAVAILABLE.value, booking_id, now,
+        rows = await driver.fetch(
+            _RESERVE_FIRST, slot_ids, booking_ids, SlotStatus.AVAILABLE.value, bookable_after,
+            SlotStatus.UNAVAILABLE.value, now,
         )  # fmt: skip
-        return _slot(row) if row else None
+        return {row["id"]: _slot(row) for row in rows}
 
     async def release(self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime) -> bool:
         """Only the booking that holds the slot releases it; False when it did not."""

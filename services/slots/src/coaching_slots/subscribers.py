@@ -14,7 +14,7 @@ from coaching_contracts.events import (
     UserRegistered,
 )
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_COMMANDS, SLOTS_EVENTS, USERS_EVENTS
-from coaching_kit.handlers import MessageContext, MessageHandlers
+from coaching_kit.handlers import Answer, MessageContext, MessageHandlers
 from coaching_kit.user_directory import UserDirectory, remember_user
 from coaching_slots import usecases
 from coaching_slots.domain import Policies
@@ -53,10 +53,17 @@ def slots_commands(policies: Policies) -> MessageHandlers:
 def bookings_events(policies: Policies) -> MessageHandlers:
     events = MessageHandlers(topic=BOOKINGS_EVENTS, commands=False)
 
-    @events.on(BookingRequested)
-    async def on_booking_requested(ctx: MessageContext, event: BookingRequested) -> None:
-        # The saga's reply goes on slots.events, caused by and correlated with the request.
-        ctx.emit(await usecases.reserve_slot(SqlUnitOfWork(ctx), event, ctx.now, policies))
+    @events.on_run(BookingRequested)
+    async def on_bookings_requested(
+        items: list[tuple[MessageContext, BookingRequested]],
+    ) -> list[Answer]:
+        uow, now = SqlUnitOfWork(items[0][0]), items[0][0].now
+        requests = [event for _, event in items]
+        answers = await usecases.reserve_slots(uow, requests, now, policies)
+        for (ctx, _), answer in zip(items, answers, strict=True):
+            # The saga's reply goes on slots.events, caused by and correlated with the request.
+            ctx.emit(answer)
+        return [None] * len(items)
 
     @events.on(BookingCancelled)
     async def on_booking_cancelled(ctx: MessageContext, event: BookingCancelled) -> None:

@@ -22,9 +22,10 @@ class SlotRepository(Protocol):
     async def add(self, slot: domain.Slot) -> None: ...
     async def get(self, slot_id: uuid.UUID, *, for_update: bool = False) -> domain.Slot | None: ...
     async def mark_deleted(self, slot: domain.Slot) -> None: ...
-    async def reserve(
-        self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime, bookable_after: datetime
-    ) -> domain.Slot | None: ...
+    async def get_all(self, slot_ids: set[uuid.UUID]) -> dict[uuid.UUID, domain.Slot]: ...
+    async def reserve_first(
+        self, asked: list[tuple[uuid.UUID, uuid.UUID]], now: datetime, bookable_after: datetime
+    ) -> dict[uuid.UUID, domain.Slot]: ...
     async def release(self, slot_id: uuid.UUID, booking_id: uuid.UUID, now: datetime) -> bool: ...
 
 
@@ -69,21 +70,49 @@ async def delete_slot(uow: UnitOfWork, cmd: DeleteSlot, now: datetime) -> SlotDe
 async def reserve_slot(
     uow: UnitOfWork, event: BookingRequested, now: datetime, policies: domain.Policies
 ) -> SlotReserved | SlotReservationRejected:
-    """The booking saga's step on this side: hold the slot for the booking, or say why not."""
-    slot_id, booking_id = event.slot_id, event.booking_id
-    outcome: domain.Slot | domain.ReservationRefused | None
-    outcome = await uow.slots.reserve(slot_id, booking_id, now, policies.bookable_after(now))
-    if outcome is None:
-        # Read again after the statement: a request that lost a race sees the winner's row.
-        slot = await uow.slots.get(slot_id)
-        outcome = domain.reservation_outcome(
-            slot, booking_id=booking_id, now=now, policies=policies
+    """One request: a run of one."""
+    (answer,) = await reserve_slots(uow, [event], now, policies)
+    return answer
+
+
+async def reserve_slots(
+    uow: UnitOfWork, events: list[BookingRequested], now: datetime, policies: domain.Policies
+) -> list[SlotReserved | SlotReservationRejected]:
+    """The booking saga's step on this side, for a run of requests in order: hold each slot
+    for its booking, or say why not. Of several requests for one free slot the first wins,
+    as if they had been handled one after the other."""
+    asked = [(event.slot_id, event.booking_id) for event in events]
+    held = await uow.slots.reserve_first(asked, now, policies.bookable_after(now))
+    # Read after the statement: a request that lost (to a request of this run or to another
+    # transaction) is judged on the winner's row.
+    missed = {slot for slot, booking in asked if not _holds(held.get(slot), booking)}
+    current = await uow.slots.get_all(missed) if missed else {}
+    answers: list[SlotReserved | SlotReservationRejected] = []
+    for slot_id, booking_id in asked:
+        won = held.get(slot_id)
+        outcome = (
+            won
+            if won is not None and _holds(won, booking_id)
+            else domain.reservation_outcome(
+                current.get(slot_id), booking_id=booking_id, now=now, policies=policies
+            )
         )
-    if isinstance(outcome, domain.ReservationRefused):
-        return SlotReservationRejected(
-            slot_id=slot_id, booking_id=booking_id, code=outcome.code, message=outcome.message
-        )
-    return SlotReserved(**_state(outcome), booking_id=booking_id)
+        if isinstance(outcome, domain.ReservationRefused):
+            answers.append(
+                SlotReservationRejected(
+                    slot_id=slot_id,
+                    booking_id=booking_id,
+                    code=outcome.code,
+                    message=outcome.message,
+                )
+            )
+        else:
+            answers.append(SlotReserved(**_state(outcome), booking_id=booking_id))
+    return answers
+
+
+def _holds(slot: domain.Slot | None, booking_id: uuid.UUID) -> bool:
+    return slot is not None and slot.held_by(booking_id)
 
 
 async def release_slot(uow: UnitOfWork, event: BookingCancelled, now: datetime) -> None:

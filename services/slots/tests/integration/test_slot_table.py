@@ -105,6 +105,11 @@ async def test_back_to_back_slots_and_other_coaches_do_not_conflict(engine):
     await _add(engine, _slot(uuid.uuid4(), NOW + HOUR))
 
 
+async def _reserve(slots, slot_id, booking_id, now, bookable_after):
+    """One request: a run of one."""
+    return (await slots.reserve_first([(slot_id, booking_id)], now, bookable_after)).get(slot_id)
+
+
 async def test_deleted_and_released_slots_no_longer_hold_their_time(engine):
     coach, later = uuid.uuid4(), NOW + timedelta(minutes=1)
     deleted, booked = _slot(coach, NOW + HOUR), _slot(coach, NOW + 3 * HOUR)
@@ -115,7 +120,7 @@ async def test_deleted_and_released_slots_no_longer_hold_their_time(engine):
         slots = SqlSlotRepository(conn)
         gone = domain.delete(deleted, slot_id=deleted.id, actor_id=coach, now=later)
         await slots.mark_deleted(gone)
-        assert await slots.reserve(booked.id, booking, later, later)
+        assert await _reserve(slots, booked.id, booking, later, later)
         assert not await slots.release(booked.id, uuid.uuid4(), later)
         assert await slots.release(booked.id, booking, later)
     await _add(engine, _slot(coach, NOW + HOUR))
@@ -131,8 +136,8 @@ async def test_of_two_concurrent_reservations_only_the_first_holds_the_slot(engi
     first, second = uuid.uuid4(), uuid.uuid4()
     outcome = await _race(
         engine,
-        lambda r: r.reserve(slot.id, first, now, now),
-        lambda r: r.reserve(slot.id, second, now, now),
+        lambda r: _reserve(r, slot.id, first, now, now),
+        lambda r: _reserve(r, slot.id, second, now, now),
     )
     assert outcome is None
     held = await _get(engine, slot.id)
@@ -148,12 +153,24 @@ async def test_the_guarded_reservation_matches_only_a_live_slot_starting_after_t
     await _add(engine, slot)
     async with engine.begin() as conn:
         slots = SqlSlotRepository(conn)
-        assert await slots.reserve(uuid.uuid4(), uuid.uuid4(), now, now) is None
-        assert await slots.reserve(slot.id, uuid.uuid4(), now, slot.start_time) is None
-        reserved = await slots.reserve(slot.id, booking := uuid.uuid4(), now, now)
+        assert await _reserve(slots, uuid.uuid4(), uuid.uuid4(), now, now) is None
+        assert await _reserve(slots, slot.id, uuid.uuid4(), now, slot.start_time) is None
+        reserved = await _reserve(slots, slot.id, booking := uuid.uuid4(), now, now)
     assert reserved is not None
     assert (reserved.booking_id, reserved.updated_at, reserved.created_at) == (
         booking,
         now,
         slot.created_at,
     )
+
+
+async def test_in_one_statement_the_first_request_for_each_slot_is_tried(engine):
+    now = datetime.now(UTC)
+    a, b = _slot(uuid.uuid4(), NOW + HOUR), _slot(uuid.uuid4(), NOW + HOUR)
+    for slot in (a, b):
+        await _add(engine, slot)
+    first, second, third = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with engine.begin() as conn:
+        asked = [(b.id, third), (a.id, first), (a.id, second), (uuid.uuid4(), second)]
+        won = await SqlSlotRepository(conn).reserve_first(asked, now, now)
+    assert {slot: held.booking_id for slot, held in won.items()} == {a.id: first, b.id: third}

@@ -26,19 +26,28 @@ class FakeSlots:
     async def mark_deleted(self, slot: domain.Slot) -> None:
         self.rows[slot.id] = slot
 
-    async def reserve(self, slot_id, booking_id, now, bookable_after) -> domain.Slot | None:
-        slot = self.rows.get(slot_id)
-        if (
-            slot is None
-            or slot.deleted_at is not None
-            or slot.status is not domain.SlotStatus.AVAILABLE
-            or slot.start_time <= bookable_after
-        ):
-            return None
-        self.rows[slot_id] = replace(
-            slot, status=domain.SlotStatus.UNAVAILABLE, booking_id=booking_id, updated_at=now
-        )
-        return self.rows[slot_id]
+    async def reserve_first(self, asked, now, bookable_after) -> dict:
+        """As the SQL statement: per slot only its first request is tried."""
+        tried, won = set(), {}
+        for slot_id, booking_id in asked:
+            if slot_id in tried:
+                continue
+            tried.add(slot_id)
+            slot = self.rows.get(slot_id)
+            if (
+                slot is None
+                or slot.deleted_at is not None
+                or slot.status is not domain.SlotStatus.AVAILABLE
+                or slot.start_time <= bookable_after
+            ):
+                continue
+            self.rows[slot_id] = won[slot_id] = replace(
+                slot, status=domain.SlotStatus.UNAVAILABLE, booking_id=booking_id, updated_at=now
+            )
+        return won
+
+    async def get_all(self, slot_ids) -> dict:
+        return {slot_id: self.rows[slot_id] for slot_id in slot_ids if slot_id in self.rows}
 
     async def release(self, slot_id, booking_id, now) -> bool:
         slot = self.rows.get(slot_id)

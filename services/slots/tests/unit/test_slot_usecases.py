@@ -196,3 +196,21 @@ async def test_cancelling_another_booking_does_not_release_the_slot(uow):
     assert uow.slots.rows[created.slot_id].released_at is None
     with pytest.raises(domain.SlotOverlapError):
         await _create(uow, coach)
+
+
+async def test_in_a_run_of_requests_the_first_for_a_slot_wins_as_if_one_by_one(uow):
+    coach = uow.user("COACH")
+    a, b = await _create(uow, coach), await _create(uow, coach, start=NOW + 3 * HOUR)
+    first, second = _requested(a.slot_id), _requested(a.slot_id)
+    again = _requested(a.slot_id, booking_id=first.booking_id)
+    other, missing = _requested(b.slot_id), _requested(uuid.uuid4())
+    run = [first, other, second, again, missing]
+    answers = await usecases.reserve_slots(uow, run, NOW, POLICIES)
+    assert [type(answer).__name__ for answer in answers] == [
+        "SlotReserved", "SlotReserved", "SlotReservationRejected", "SlotReserved",
+        "SlotReservationRejected",
+    ]  # fmt: skip
+    assert [answer.booking_id for answer in answers] == [r.booking_id for r in run]
+    assert (answers[2].code, answers[4].code) == ("slot_unavailable", "not_found")
+    assert answers[3] == answers[0]
+    assert uow.slots.rows[a.slot_id].booking_id == first.booking_id
