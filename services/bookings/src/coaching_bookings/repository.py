@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -49,6 +50,33 @@ _CONFIRM = (
     f"AND held.{HOLDS_SLOT} AND held.id <> $1) RETURNING {_LIST}"
 )
 _SLOT_HELD = f"SELECT EXISTS (SELECT 1 FROM bookings WHERE slot_id = $1 AND {HOLDS_SLOT})"
+_GET_ALL = f"SELECT {_LIST} FROM bookings WHERE id = ANY($1::uuid[])"
+# Column types for unnest, from the table itself (one place for the schema).
+_DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+_TYPES = tuple(column.type.compile(dialect=_DIALECT).lower() for column in bookings.c)
+_ADD_ALL = (
+    f"INSERT INTO bookings ({_LIST}) SELECT * FROM unnest("
+    + ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(_TYPES, start=1))
+    + ") ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+# What `bookings.confirm` changes, for many bookings at once, with _CONFIRM's guard; of two
+# bookings of one slot in the same statement only the first is tried (the guard cannot see
+# a row the statement itself changes).
+_CONFIRM_ALL = f"""
+    WITH c AS (
+        SELECT DISTINCT ON (slot_id) *
+        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[],
+                    $6::timestamptz[]) WITH ORDINALITY
+            AS c(id, slot_id, coach_id, start_time, end_time, updated_at, n)
+        ORDER BY slot_id, n)
+    UPDATE bookings SET status = $7, coach_id = c.coach_id, start_time = c.start_time,
+        end_time = c.end_time, updated_at = c.updated_at
+    FROM c
+    WHERE bookings.id = c.id AND bookings.status = $8 AND NOT EXISTS (
+        SELECT 1 FROM bookings held WHERE held.slot_id = bookings.slot_id
+        AND held.{HOLDS_SLOT} AND held.id <> bookings.id)
+    RETURNING {", ".join(f"bookings.{name}" for name in _COLUMNS)}
+"""
 
 
 class SqlBookingRepository:
@@ -61,6 +89,32 @@ class SqlBookingRepository:
             await driver.execute(_INSERT, *_values(booking))
         except asyncpg.UniqueViolationError as exc:
             raise BookingIdTakenError(f"booking {booking.id} already exists") from exc
+
+    async def add_all(self, new: list[Booking]) -> set[uuid.UUID]:
+        """Insert in one statement; the ids inserted (an id already taken, or twice in `new`,
+        is inserted once: its first occurrence)."""
+        columns = zip(*(_values(booking) for booking in new), strict=True)
+        rows = await (await driver_of(self.conn)).fetch(_ADD_ALL, *map(list, columns))
+        return {row["id"] for row in rows}
+
+    async def get_all(self, booking_ids: set[uuid.UUID]) -> dict[uuid.UUID, Booking]:
+        rows = await (await driver_of(self.conn)).fetch(_GET_ALL, list(booking_ids))
+        return {row["id"]: _booking(row) for row in rows}
+
+    async def confirm_all(self, confirmed: list[Booking]) -> dict[uuid.UUID, Booking]:
+        """Store confirmed bookings (distinct ids) that are still PENDING and whose slot no
+        other booking holds, in one statement; those stored, by id."""
+        columns = zip(
+            *(
+                (b.id, b.slot_id, b.coach_id, b.start_time, b.end_time, b.updated_at)
+                for b in confirmed
+            ),
+            strict=True,
+        )
+        active, pending = BookingStatus.ACTIVE.value, BookingStatus.PENDING.value
+        driver = await driver_of(self.conn)
+        rows = await driver.fetch(_CONFIRM_ALL, *map(list, columns), active, pending)
+        return {row["id"]: _booking(row) for row in rows}
 
     async def get(self, booking_id: uuid.UUID) -> Booking | None:
         row = await (await driver_of(self.conn)).fetchrow(_GET, booking_id)

@@ -29,7 +29,7 @@ from coaching_contracts.events import (
     UserRegistered,
 )
 from coaching_contracts.topics import BOOKINGS_COMMANDS, BOOKINGS_EVENTS, SLOTS_EVENTS, USERS_EVENTS
-from coaching_kit.handlers import MessageContext, MessageHandlers
+from coaching_kit.handlers import Answer, MessageContext, MessageHandlers
 from coaching_kit.user_directory import UserDirectory, remember_user
 
 users_events = MessageHandlers(topic=USERS_EVENTS, commands=False)
@@ -72,9 +72,10 @@ async def on_user_registered(ctx: MessageContext, event: UserRegistered) -> None
     await remember_user(ctx.conn, event)
 
 
-@slots_events.on(SlotReserved)
-async def on_slot_reserved(ctx: MessageContext, event: SlotReserved) -> None:
-    await usecases.confirm_booking(SqlUnitOfWork(ctx), event, ctx.now)
+@slots_events.on_run(SlotReserved)
+async def on_slots_reserved(items: list[tuple[MessageContext, SlotReserved]]) -> list[Answer]:
+    answers = [(SqlUnitOfWork(ctx), event) for ctx, event in items]
+    return list(await usecases.confirm_bookings(answers, items[0][0].now))
 
 
 @slots_events.on(SlotReservationRejected)
@@ -82,9 +83,14 @@ async def on_slot_reservation_rejected(ctx: MessageContext, event: SlotReservati
     await usecases.reject_booking(SqlUnitOfWork(ctx), event, ctx.now)
 
 
-async def on_create_booking(ctx: MessageContext, cmd: CreateBooking) -> None:
-    booking_id = cmd.booking_id or ctx.derived_id()
-    await usecases.create_booking(SqlUnitOfWork(ctx), cmd, booking_id, caller_of(ctx), ctx.now)
+async def on_create_bookings(items: list[tuple[MessageContext, CreateBooking]]) -> list[Answer]:
+    requests = [
+        usecases.BookingRequest(
+            SqlUnitOfWork(ctx), cmd, cmd.booking_id or ctx.derived_id(), caller_of(ctx)
+        )
+        for ctx, cmd in items
+    ]
+    return list(await usecases.create_bookings(requests, items[0][0].now))
 
 
 async def on_cancel_booking(
@@ -110,7 +116,7 @@ def command_handlers(policy: Policy) -> MessageHandlers:
     commands = MessageHandlers(
         topic=BOOKINGS_COMMANDS, commands=True, outcome_topic=BOOKINGS_EVENTS
     )
-    commands.on(CreateBooking)(on_create_booking)
+    commands.on_run(CreateBooking)(on_create_bookings)
     commands.on(CancelBooking)(partial(on_cancel_booking, policy))
     commands.on(CompleteBooking)(on_complete_booking)
     commands.on(MarkNoShow)(on_mark_no_show)

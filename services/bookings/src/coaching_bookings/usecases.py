@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Protocol
@@ -27,11 +28,14 @@ from coaching_contracts.events import (
     SlotReservationRejected,
     SlotReserved,
 )
+from coaching_kit.rejections import CommandRejectedError
 
 
 class BookingRepository(Protocol):
-    async def add(self, booking: Booking) -> None: ...
+    async def add_all(self, new: list[Booking]) -> set[uuid.UUID]: ...
     async def get(self, booking_id: uuid.UUID) -> Booking | None: ...
+    async def get_all(self, booking_ids: set[uuid.UUID]) -> dict[uuid.UUID, Booking]: ...
+    async def confirm_all(self, confirmed: list[Booking]) -> dict[uuid.UUID, Booking]: ...
     async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None: ...
     async def confirm(self, booking: Booking) -> Booking | None: ...
     async def complete_ended(
@@ -44,7 +48,7 @@ class ReviewRepository(Protocol):
 
 
 class UserDirectory(Protocol):
-    async def role_of(self, user_id: uuid.UUID) -> str | None: ...
+    async def roles_of(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]: ...
 
 
 class UnitOfWork(Protocol):
@@ -65,6 +69,17 @@ class UnitOfWork(Protocol):
         """Publish the booking request's final outcome, also to the caller's reply topic."""
 
 
+@dataclass(frozen=True)
+class BookingRequest:
+    """One CreateBooking of a run, with what its handler derived: its id and its caller;
+    `uow` publishes what this command causes."""
+
+    uow: UnitOfWork
+    cmd: CreateBooking
+    booking_id: uuid.UUID
+    caller: bookings.Caller
+
+
 async def create_booking(
     uow: UnitOfWork,
     cmd: CreateBooking,
@@ -72,23 +87,98 @@ async def create_booking(
     caller: bookings.Caller,
     now: datetime,
 ) -> None:
-    """Saga step 1: the request is PENDING until the slots service answers; the command's
-    outcome (confirmed or rejected) is published when that answer arrives."""
-    booking = bookings.request(
-        booking_id=booking_id,
-        slot_id=cmd.slot_id,
-        student_id=cmd.student_id,
-        student_role=await uow.users.role_of(cmd.student_id),
-        caller=caller,
-        now=now,
-    )
-    await uow.bookings.add(booking)
-    uow.publish(messages.booking_requested(booking))
+    """One request: a run of one (raises its rejection)."""
+    (refused,) = await create_bookings([BookingRequest(uow, cmd, booking_id, caller)], now)
+    if refused is not None:
+        raise refused
+
+
+async def create_bookings(
+    requests: Sequence[BookingRequest], now: datetime
+) -> list[CommandRejectedError | None]:
+    """Saga step 1, for a run of commands in order: each request is PENDING until the slots
+    service answers, and the command's outcome (confirmed or rejected) is published when that
+    answer arrives. Returns each command's rejection, if any; a rejected one wrote nothing."""
+    first = requests[0].uow
+    roles = await first.users.roles_of({r.cmd.student_id for r in requests})
+    refusals: list[CommandRejectedError | None] = []
+    new: list[Booking] = []
+    for r in requests:
+        try:
+            new.append(
+                bookings.request(
+                    booking_id=r.booking_id,
+                    slot_id=r.cmd.slot_id,
+                    student_id=r.cmd.student_id,
+                    student_role=roles.get(r.cmd.student_id),
+                    caller=r.caller,
+                    now=now,
+                )
+            )
+            refusals.append(None)
+        except CommandRejectedError as refused:
+            refusals.append(refused)
+    added = await first.bookings.add_all(new) if new else set()
+    made = iter(new)
+    for n, r in enumerate(requests):
+        if refusals[n] is not None:
+            continue
+        booking = next(made)
+        if booking.id not in added:  # taken before, or by an earlier command of the run
+            refusals[n] = bookings.BookingIdTakenError(f"booking {booking.id} already exists")
+            continue
+        added.discard(booking.id)
+        r.uow.publish(messages.booking_requested(booking))
+    return refusals
 
 
 async def confirm_booking(uow: UnitOfWork, event: SlotReserved, now: datetime) -> None:
-    """Saga step 3: the slot is ours. A reply for a booking already settled changes nothing:
-    reserving is idempotent on the slots side, so the same answer may come twice."""
+    """One answer: a run of one (raises its rejection)."""
+    (refused,) = await confirm_bookings([(uow, event)], now)
+    if refused is not None:
+        raise refused
+
+
+async def confirm_bookings(
+    answers: Sequence[tuple[UnitOfWork, SlotReserved]], now: datetime
+) -> list[CommandRejectedError | None]:
+    """Saga step 3, for a run of the slots service's answers: the slot is ours. A reply for
+    a booking already settled changes nothing: reserving is idempotent on the slots side,
+    so the same answer may come twice. One read and one guarded write for the run; a booking
+    the guard refused (its slot held by another) is judged alone."""
+    repository = answers[0][0].bookings
+    stored = await repository.get_all({event.booking_id for _, event in answers})
+    planned: dict[uuid.UUID, Booking] = {}
+    refusals: list[CommandRejectedError | None] = []
+    for _, event in answers:
+        refusals.append(None)
+        booking = planned.get(event.booking_id) or stored.get(event.booking_id)
+        if booking is None or booking.status is not BookingStatus.PENDING:
+            continue
+        try:
+            planned[booking.id] = bookings.confirm(
+                booking,
+                slot_id=event.slot_id,
+                coach_id=event.coach_id,
+                start_time=event.start_time,
+                end_time=event.end_time,
+                now=now,
+            )
+        except CommandRejectedError as refused:
+            refusals[-1] = refused
+    written = await repository.confirm_all(list(planned.values())) if planned else {}
+    for uow, event in answers:
+        if planned.pop(event.booking_id, None) is None:
+            continue  # settled before, or by an earlier answer of the run
+        if event.booking_id in written:
+            confirmed = written[event.booking_id]
+            uow.answer(messages.booking_confirmed(confirmed), confirmed)
+        else:
+            await _confirm_alone(uow, event, now)
+    return refusals
+
+
+async def _confirm_alone(uow: UnitOfWork, event: SlotReserved, now: datetime) -> None:
     booking = await uow.bookings.get(event.booking_id)
     if booking is None or booking.status is not BookingStatus.PENDING:
         return

@@ -196,6 +196,23 @@ async def test_the_database_keeps_one_booking_per_slot_and_the_second_is_rejecte
     assert (row.rejection_code, rejected) == ("slot_unavailable", 1)
 
 
+async def test_in_one_run_the_first_booking_of_a_slot_is_confirmed_and_the_other_rejected(
+    engine,
+):
+    slot_id, start = uuid.uuid4(), datetime.now(UTC) + timedelta(hours=1)
+    first, second = _pending(slot_id), _pending(slot_id)
+    async with engine.begin() as conn:
+        repository = SqlBookingRepository(conn)
+        assert await repository.add_all([first, second, first]) == {first.id, second.id}
+    run = [_reserved(b, start, start + timedelta(hours=1)) for b in (first, second, first)]
+    await _in_transaction(
+        engine,
+        lambda uow: usecases.confirm_bookings([(uow, r) for r in run], datetime.now(UTC)),
+    )
+    assert await _status(engine, first.id) == BookingStatus.ACTIVE
+    assert await _status(engine, second.id) == BookingStatus.REJECTED
+
+
 class RacingReviews(SqlReviewRepository):
     def __init__(self, conn, barrier: asyncio.Barrier) -> None:
         super().__init__(conn)

@@ -33,8 +33,32 @@ class FakeBookings:
             raise bookings.BookingIdTakenError("taken")
         self.rows[booking.id] = booking
 
+    async def add_all(self, new: list[Booking]) -> set[uuid.UUID]:
+        added = set()
+        for booking in new:
+            if booking.id not in self.rows:
+                self.rows[booking.id] = booking
+                added.add(booking.id)
+        return added
+
     async def get(self, booking_id: uuid.UUID) -> Booking | None:
         return self.rows.get(booking_id)
+
+    async def get_all(self, booking_ids: set[uuid.UUID]) -> dict[uuid.UUID, Booking]:
+        return {i: self.rows[i] for i in booking_ids if i in self.rows}
+
+    async def confirm_all(self, confirmed: list[Booking]) -> dict[uuid.UUID, Booking]:
+        """As the SQL statement: only PENDING bookings whose slot nobody else holds."""
+        stored = {}
+        for booking in confirmed:
+            held = any(
+                b.slot_id == booking.slot_id and b.status in HOLDS_SLOT and b.id != booking.id
+                for b in self.rows.values()
+            )
+            current = self.rows.get(booking.id)
+            if not held and current is not None and current.status is BookingStatus.PENDING:
+                self.rows[booking.id] = stored[booking.id] = booking
+        return stored
 
     async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None:
         if self.concurrent_winner is not None:  # another command commits just before us
@@ -83,8 +107,8 @@ class FakeUsers:
     def __init__(self) -> None:
         self.roles: dict[uuid.UUID, str] = {}
 
-    async def role_of(self, user_id: uuid.UUID) -> str | None:
-        return self.roles.get(user_id)
+    async def roles_of(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        return {user: self.roles[user] for user in user_ids if user in self.roles}
 
 
 class FakeUnitOfWork:
@@ -317,3 +341,46 @@ async def test_auto_completion_leaves_a_session_alone_during_the_grace(uow):
     later = NOW + timedelta(minutes=5)
     assert await usecases.complete_ended_bookings(uow, policy, 10, later) == 1
     assert uow.bookings.rows[booking.id].completed_at == later
+
+
+async def test_a_run_of_requests_answers_each_command_as_if_one_by_one(uow):
+    student, coach = _people(uow)
+    taken = uuid.uuid4()
+
+    def request(booking_id, student, caller):
+        command = CreateBooking(slot_id=uuid.uuid4(), student_id=student)
+        return usecases.BookingRequest(uow, command, booking_id, Caller(caller))
+
+    run = [
+        request(taken, student, "a"),
+        request(uuid.uuid4(), coach, "b"),  # a coach does not book
+        request(taken, student, "c"),  # the id the first one took
+        request(uuid.uuid4(), uuid.uuid4(), "d"),  # nobody this service knows
+    ]
+    refusals = await usecases.create_bookings(run, NOW)
+    assert [r.code if r else None for r in refusals] == [
+        None,
+        "forbidden",
+        "conflict",
+        "unknown_user",
+    ]
+    assert [event.booking_id for event, _ in uow.published] == [taken]
+    assert uow.bookings.rows[taken].correlation_id == "a"
+
+
+async def test_a_run_of_answers_confirms_once_and_judges_a_held_slot_alone(uow):
+    student, coach = _people(uow)
+    first, twice = await _requested(uow, student), await _requested(uow, student)
+    rival = replace(await _requested(uow, student), slot_id=first.slot_id)
+    uow.bookings.rows[rival.id] = rival
+    reserved = _reserved(twice, coach, timedelta(hours=3))
+    run = [(uow, _reserved(first, coach, timedelta(hours=2))), (uow, reserved), (uow, reserved)]
+    run.append((uow, _reserved(rival, coach, timedelta(hours=2))))
+    assert await usecases.confirm_bookings(run, NOW) == [None] * 4
+    answered = [(type(event).__name__, booking.id) for event, booking in uow.answered]
+    assert answered == [
+        ("BookingConfirmed", first.id),
+        ("BookingConfirmed", twice.id),
+        ("BookingRejected", rival.id),
+    ]
+    assert uow.bookings.rows[rival.id].rejection_code == bookings.SlotAlreadyBookedError.code

@@ -40,19 +40,26 @@ async def remember_user(conn: AsyncConnection, event: UserRegistered) -> None:
 # users are kept (an unknown one may be registered a moment later).
 _KNOWN_ROLES: dict[uuid.UUID, str] = {}
 _KNOWN_ROLES_MAX = 100_000
-_ROLE_OF = "SELECT role FROM user_directory WHERE user_id = $1"
+_ROLES_OF = "SELECT user_id, role FROM user_directory WHERE user_id = ANY($1::uuid[])"
 
 
 async def role_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
     """COACH, STUDENT, or None for a user this service has not heard of."""
-    if (known := _KNOWN_ROLES.get(user_id)) is not None:
-        return known
-    role: str | None = await (await driver_of(conn)).fetchval(_ROLE_OF, user_id)
-    if role is not None:
-        if len(_KNOWN_ROLES) >= _KNOWN_ROLES_MAX:
+    return (await roles_of(conn, {user_id})).get(user_id)
+
+
+async def roles_of(conn: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The roles of the users this service has heard of, with one query for those not
+    remembered yet."""
+    roles = {user: _KNOWN_ROLES[user] for user in user_ids if user in _KNOWN_ROLES}
+    unknown = [user for user in user_ids if user not in roles]
+    if unknown:
+        rows = await (await driver_of(conn)).fetch(_ROLES_OF, unknown)
+        if len(_KNOWN_ROLES) + len(rows) > _KNOWN_ROLES_MAX:
             _KNOWN_ROLES.clear()
-        _KNOWN_ROLES[user_id] = role
-    return role
+        for row in rows:
+            roles[row["user_id"]] = _KNOWN_ROLES[row["user_id"]] = row["role"]
+    return roles
 
 
 class UserDirectory:
@@ -64,3 +71,6 @@ class UserDirectory:
 
     async def role_of(self, user_id: uuid.UUID) -> str | None:
         return await role_of(self.conn, user_id)
+
+    async def roles_of(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        return await roles_of(self.conn, user_ids)
