@@ -60,8 +60,10 @@ class BatchHandler:
         consumer_for: Callable[[str], Consumer],
         backoff: Callable[[], Backoff],
         service: str = "",
+        committed: Callable[[], None] = lambda: None,
     ) -> None:
         self.service = service
+        self.committed = committed  # told when a batch committed outbox rows
         self.engine = engine
         self.consumer_for = consumer_for
         self.backoff = backoff
@@ -148,6 +150,8 @@ class BatchHandler:
                     )
             outgoing += await run.flush(conn)
             await add_to_outbox(conn, outgoing)
+        if outgoing:
+            self.committed()
 
 
 class _Run:

@@ -11,7 +11,11 @@ once. A leader that wakes from a freeze finds its lease gone before it sends any
 Publishing (lanes.py): the event lane (a service's events and command outcomes) in strict
 order per partition, never parking a row; the side lane (replies and dead letters) apart,
 with its own producer and short timeouts, parking what Kafka will never take. Both sleep on
-LISTEN/NOTIFY with a poll as the fallback for a lost notification. A row is marked published
+LISTEN/NOTIFY with a poll as the fallback for a lost notification; a batch this process
+commits wakes them at once, in-process (`committed`), without waiting for the notification.
+They still read the rows back from the table rather than take them from the committing code:
+another replica may have committed earlier rows of the same keys that are not published yet,
+and only the table's id order puts those first. A row is marked published
 only after Kafka acknowledged it (acks=all, idempotent producer), so a relay killed between
 the two publishes the row again on restart; consumers drop the duplicate by its `ce_id`.
 """
@@ -104,6 +108,7 @@ class OutboxRelay:
         self.leading = asyncio.Event()
         self.idle = asyncio.Event()
         self._lanes: list[EventLane | SideLane] = []
+        self._wakes: tuple[asyncio.Event, ...] = ()
 
     @property
     def published(self) -> int:
@@ -194,6 +199,7 @@ class OutboxRelay:
                 timeout_s=c.side_lane_timeout_s,
             )
             self._lanes = [event, side]
+            self._wakes = wakes
             tasks = [
                 asyncio.create_task(event.run(), name="outbox-event-lane"),
                 asyncio.create_task(side.run(), name="outbox-side-lane"),
@@ -207,7 +213,7 @@ class OutboxRelay:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            self._lanes = []
+            self._lanes, self._wakes = [], ()
 
     def _setup(
         self,
@@ -241,6 +247,12 @@ class OutboxRelay:
             request_timeout_ms=int(self.config.side_lane_timeout_s * 1000),
             **self.config.client_kwargs,
         )
+
+    def committed(self) -> None:
+        """This process committed outbox rows: publish now (a standby has nothing to do; the
+        leader, in whichever replica, also hears the NOTIFY)."""
+        for wake in self._wakes:
+            wake.set()
 
     def _idle_changed(self) -> None:
         """`idle`: both lanes wait for work, i.e. everything claimable has been handled."""

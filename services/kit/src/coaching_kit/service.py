@@ -164,6 +164,7 @@ class Service:
             self._consumer_for,
             lambda: Backoff(s.retry_initial_backoff_s, s.retry_max_backoff_s),
             service=s.service_name,
+            committed=self.relay.committed,
         )
         tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(task(self._engine)) for task in self.background]
