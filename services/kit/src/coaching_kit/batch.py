@@ -61,9 +61,13 @@ class BatchHandler:
         backoff: Callable[[], Backoff],
         service: str = "",
         committed: Callable[[], None] = lambda: None,
+        relay_leads_here: Callable[[], bool] = lambda: False,
     ) -> None:
         self.service = service
         self.committed = committed  # told when a batch committed outbox rows
+        # Whether this process's relay leads: then `committed` wakes it and no NOTIFY is sent
+        # (should it step down meanwhile, the next leader starts with a full round anyway).
+        self.relay_leads_here = relay_leads_here
         self.engine = engine
         self.consumer_for = consumer_for
         self.backoff = backoff
@@ -149,7 +153,7 @@ class BatchHandler:
                         conn, item.envelope, item.message, isolated=isolated
                     )
             outgoing += await run.flush(conn)
-            await add_to_outbox(conn, outgoing)
+            await add_to_outbox(conn, outgoing, notify=not self.relay_leads_here())
         if outgoing:
             self.committed()
 

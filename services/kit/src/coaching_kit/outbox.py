@@ -100,14 +100,19 @@ def _row(message: OutgoingMessage) -> tuple[Any, ...]:
     )
 
 
-async def add_to_outbox(conn: AsyncConnection, messages: list[OutgoingMessage]) -> None:
-    """Queue messages in the caller's transaction and wake the relay when it commits."""
+async def add_to_outbox(
+    conn: AsyncConnection, messages: list[OutgoingMessage], *, notify: bool = True
+) -> None:
+    """Queue messages in the caller's transaction and wake the relay when it commits.
+    `notify=False` when the caller wakes the relay itself (it runs in this process and
+    leads): the NOTIFY would cost a round trip and a delivery for nothing."""
     if not messages:
         return
     driver = await driver_of(conn)
     await driver.executemany(_INSERT, [_row(m) for m in messages])
-    # Postgres delivers NOTIFY only on commit and folds duplicates, so this is cheap.
-    await driver.execute(_NOTIFY)
+    if notify:
+        # Postgres delivers NOTIFY only on commit and folds duplicates.
+        await driver.execute(_NOTIFY)
 
 
 _BACKLOG = text(

@@ -165,6 +165,7 @@ class Service:
             lambda: Backoff(s.retry_initial_backoff_s, s.retry_max_backoff_s),
             service=s.service_name,
             committed=self.relay.committed,
+            relay_leads_here=lambda: self.relay.is_leader,
         )
         tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
         tasks += [asyncio.create_task(task(self._engine)) for task in self.background]
