@@ -15,7 +15,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from coaching_bookings.db import HOLDS_SLOT, bookings, call_reviews
 from coaching_bookings.domain.bookings import (
     Booking,
-    BookingIdTakenError,
     BookingStatus,
     Side,
     SlotAlreadyBookedError,
@@ -34,11 +32,9 @@ from coaching_kit.db import driver_of
 
 _COLUMNS = tuple(column.name for column in bookings.c)
 _LIST = ", ".join(_COLUMNS)
-_PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(_COLUMNS) + 1))
 # $1 is the id, $2 the expected status; the new values follow in column order.
 _ASSIGNMENTS = ", ".join(f"{name} = ${n}" for n, name in enumerate(_COLUMNS, start=3))
 
-_INSERT = f"INSERT INTO bookings ({_LIST}) VALUES ({_PLACEHOLDERS})"
 _GET = f"SELECT {_LIST} FROM bookings WHERE id = $1"
 _UPDATE = f"UPDATE bookings SET {_ASSIGNMENTS} WHERE id = $1 AND status = $2 RETURNING {_LIST}"
 # Confirming also requires that no other booking holds the slot. The unique index on held
@@ -82,13 +78,6 @@ _CONFIRM_ALL = f"""
 class SqlBookingRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-
-    async def add(self, booking: Booking) -> None:
-        driver = await driver_of(self.conn)
-        try:
-            await driver.execute(_INSERT, *_values(booking))
-        except asyncpg.UniqueViolationError as exc:
-            raise BookingIdTakenError(f"booking {booking.id} already exists") from exc
 
     async def add_all(self, new: list[Booking]) -> set[uuid.UUID]:
         """Insert in one statement; the ids inserted (an id already taken, or twice in `new`,

@@ -101,34 +101,29 @@ async def create_bookings(
     answer arrives. Returns each command's rejection, if any; a rejected one wrote nothing."""
     first = requests[0].uow
     roles = await first.users.roles_of({r.cmd.student_id for r in requests})
-    refusals: list[CommandRejectedError | None] = []
-    new: list[Booking] = []
-    for r in requests:
-        try:
-            new.append(
-                bookings.request(
-                    booking_id=r.booking_id,
-                    slot_id=r.cmd.slot_id,
-                    student_id=r.cmd.student_id,
-                    student_role=roles.get(r.cmd.student_id),
-                    caller=r.caller,
-                    now=now,
-                )
-            )
-            refusals.append(None)
-        except CommandRejectedError as refused:
-            refusals.append(refused)
-    added = await first.bookings.add_all(new) if new else set()
-    made = iter(new)
+    refusals: list[CommandRejectedError | None] = [None] * len(requests)
+    accepted: list[tuple[int, Booking]] = []
     for n, r in enumerate(requests):
-        if refusals[n] is not None:
+        try:
+            booking = bookings.request(
+                booking_id=r.booking_id,
+                slot_id=r.cmd.slot_id,
+                student_id=r.cmd.student_id,
+                student_role=roles.get(r.cmd.student_id),
+                caller=r.caller,
+                now=now,
+            )
+        except CommandRejectedError as refused:
+            refusals[n] = refused
             continue
-        booking = next(made)
+        accepted.append((n, booking))
+    added = await first.bookings.add_all([b for _, b in accepted]) if accepted else set()
+    for n, booking in accepted:
         if booking.id not in added:  # taken before, or by an earlier command of the run
             refusals[n] = bookings.BookingIdTakenError(f"booking {booking.id} already exists")
             continue
         added.discard(booking.id)
-        r.uow.publish(messages.booking_requested(booking))
+        requests[n].uow.publish(messages.booking_requested(booking))
     return refusals
 
 
@@ -156,14 +151,7 @@ async def confirm_bookings(
         if booking is None or booking.status is not BookingStatus.PENDING:
             continue
         try:
-            planned[booking.id] = bookings.confirm(
-                booking,
-                slot_id=event.slot_id,
-                coach_id=event.coach_id,
-                start_time=event.start_time,
-                end_time=event.end_time,
-                now=now,
-            )
+            planned[booking.id] = _confirmed(booking, event, now)
         except CommandRejectedError as refused:
             refusals[-1] = refused
     written = await repository.confirm_all(list(planned.values())) if planned else {}
@@ -178,11 +166,8 @@ async def confirm_bookings(
     return refusals
 
 
-async def _confirm_alone(uow: UnitOfWork, event: SlotReserved, now: datetime) -> None:
-    booking = await uow.bookings.get(event.booking_id)
-    if booking is None or booking.status is not BookingStatus.PENDING:
-        return
-    confirmed = bookings.confirm(
+def _confirmed(booking: Booking, event: SlotReserved, now: datetime) -> Booking:
+    return bookings.confirm(
         booking,
         slot_id=event.slot_id,
         coach_id=event.coach_id,
@@ -190,8 +175,14 @@ async def _confirm_alone(uow: UnitOfWork, event: SlotReserved, now: datetime) ->
         end_time=event.end_time,
         now=now,
     )
+
+
+async def _confirm_alone(uow: UnitOfWork, event: SlotReserved, now: datetime) -> None:
+    booking = await uow.bookings.get(event.booking_id)
+    if booking is None or booking.status is not BookingStatus.PENDING:
+        return
     try:
-        stored = await uow.bookings.confirm(confirmed)
+        stored = await uow.bookings.confirm(_confirmed(booking, event, now))
     except bookings.SlotAlreadyBookedError as taken:
         await _reject(uow, booking, taken.code, taken.message, now)
         return

@@ -72,7 +72,7 @@ async def _active(engine: AsyncEngine, start: datetime, end: datetime) -> Bookin
         now=now,
     )
     async with engine.begin() as conn:
-        await SqlBookingRepository(conn).add(confirmed)
+        await SqlBookingRepository(conn).add_all([confirmed])
     return confirmed
 
 
@@ -172,7 +172,7 @@ async def test_the_database_keeps_one_booking_per_slot_and_the_second_is_rejecte
     first, second = _pending(slot_id), _pending(slot_id)
     async with engine.begin() as conn:  # requests block nothing: both are stored
         for booking in (first, second):
-            await SqlBookingRepository(conn).add(booking)
+            await SqlBookingRepository(conn).add_all([booking])
     start = datetime.now(UTC) + timedelta(hours=1)
     for booking in (first, second):
         reserved = _reserved(booking, start, start + timedelta(hours=1))

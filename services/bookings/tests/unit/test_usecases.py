@@ -28,11 +28,6 @@ class FakeBookings:
         self.rows: dict[uuid.UUID, Booking] = {}
         self.concurrent_winner: Booking | None = None
 
-    async def add(self, booking: Booking) -> None:
-        if booking.id in self.rows:
-            raise bookings.BookingIdTakenError("taken")
-        self.rows[booking.id] = booking
-
     async def add_all(self, new: list[Booking]) -> set[uuid.UUID]:
         added = set()
         for booking in new:

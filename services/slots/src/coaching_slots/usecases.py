@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from coaching_contracts.commands import CreateSlot, DeleteSlot
 from coaching_contracts.events import (
@@ -92,7 +92,7 @@ async def reserve_slots(
         won = held.get(slot_id)
         outcome = (
             won
-            if won is not None and _holds(won, booking_id)
+            if _holds(won, booking_id)
             else domain.reservation_outcome(
                 current.get(slot_id), booking_id=booking_id, now=now, policies=policies
             )
@@ -111,7 +111,7 @@ async def reserve_slots(
     return answers
 
 
-def _holds(slot: domain.Slot | None, booking_id: uuid.UUID) -> bool:
+def _holds(slot: domain.Slot | None, booking_id: uuid.UUID) -> TypeGuard[domain.Slot]:
     return slot is not None and slot.held_by(booking_id)
 
 

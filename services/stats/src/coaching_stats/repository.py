@@ -47,10 +47,6 @@ class SqlCoachStats:
         self.conn = conn
         self.table = table
 
-    async def add(self, change: Change) -> CoachStats:
-        """Apply one change atomically; returns the coach's stats after it."""
-        return (await self.add_all([change]))[change.coach_id]
-
     async def add_all(self, changes: Sequence[Change]) -> dict[uuid.UUID, CoachStats]:
         """Apply changes of distinct coaches in one statement (every counted event runs
         this, so it is plain SQL on the driver, kit's `driver_of`); their stats after it."""
