@@ -40,7 +40,7 @@ lint: ## ruff, formatting, mypy strict, import contracts
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy contracts/src services/*/src chaos/src cli/src
-	.venv/bin/mypy deploy/k8s bench
+	.venv/bin/mypy deploy/k8s bench docs/examples
 	.venv/bin/lint-imports
 
 chaos: install ## 10 minutes of mixed load under faults on a private stack, then every invariant

@@ -119,7 +119,7 @@ async def test_a_flood_of_200_students_for_one_slot_books_it_exactly_once(platfo
 
 
 async def test_a_student_may_book_overlapping_sessions_of_two_coaches(platform):
-    """ARCHITECTURE.md forbids overlap only among one coach's slots and allows one booking
+    """The contract forbids overlap only among one coach's slots and allows one booking
     per slot; nothing stops a student from holding two overlapping sessions with different
     coaches (their calendar is theirs), so both bookings are confirmed."""
     coaches = [await platform.register("COACH") for _ in range(2)]

@@ -14,7 +14,7 @@ from coaching_chaos.arena import ROOT
 
 
 @pytest.mark.stack  # it starts its own stack: not a fast test
-@pytest.mark.chaos  # run by `make chaos-short`, not yet by `make test` (see README)
+@pytest.mark.chaos  # run by `make chaos-short` and by `make test`
 @pytest.mark.timeout(900)
 def test_a_short_chaos_run_keeps_every_invariant():
     run = subprocess.run(

@@ -5,7 +5,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
-import pytest
 
 from coaching_contracts.commands import (
     CancelBooking,
@@ -17,26 +16,10 @@ from coaching_contracts.commands import (
 from coaching_contracts.topics import BOOKINGS_COMMANDS
 from coaching_kit.bus import outcome_of
 from coaching_kit.relay import asyncpg_dsn
-from coaching_kit.testing.groups import until_group_settled
 
-from .driver import ALL_EVENTS, FINAL_BOOKING, REJECTED, Platform, distinct, soon
+from .driver import FINAL_BOOKING, REJECTED, Platform, distinct, soon
 
 CONFIRMED, REJECTED_BOOKING = "coaching.booking.confirmed.v1", "coaching.booking.rejected.v1"
-
-
-@pytest.fixture(scope="module")
-async def platform(stack, topic_prefix, scratch_database, run_service, bus):
-    """users, slots and bookings, each its own process on its own database."""
-    services, databases = [], {}
-    for name in ("users", "slots", "bookings"):
-        databases[name] = await scratch_database(name)
-        services.append(await run_service(name, databases[name]))
-    for name in databases:  # /ready comes before Kafka hands the consumers their partitions
-        await until_group_settled(stack.kafka_bootstrap, topic_prefix + name, members=1)
-    async with bus.watch(*ALL_EVENTS) as events:
-        yield Platform(bus, events, databases)
-    for service in services:
-        await service.stop()
 
 
 async def _until_started(record) -> None:

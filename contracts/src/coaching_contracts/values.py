@@ -34,7 +34,7 @@ class SlotStatus(StrEnum):
 
 
 class BookingStatus(StrEnum):
-    """The seed's lifecycle plus the booking saga's PENDING and REJECTED.
+    """The booking lifecycle, with the booking saga's PENDING and REJECTED.
 
     PENDING -> ACTIVE | REJECTED; ACTIVE -> COMPLETED | CANCELLED | NO_SHOW.
     REJECTED, COMPLETED, CANCELLED and NO_SHOW are terminal.

@@ -15,9 +15,9 @@ class BookingsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BOOKINGS_")
     service_name: ClassVar[str] = "bookings"
     http_port: int = 8003
-    # Booking policies (ARCHITECTURE.md): a cancellation is accepted only while
-    # now < start - cutoff (0: any time before the start); auto-completion waits this long
-    # after a session's end, so a participant may still mark a no-show first.
+    # Booking policies (docs/contract.md, "Booking policies"): a cancellation is accepted
+    # only while now < start - cutoff (0: any time before the start); auto-completion waits
+    # this long after a session's end, so a participant may still mark a no-show first.
     cancellation_cutoff_minutes: float = 0
     completion_grace_seconds: float = 0
     # Auto-completion: how often an idle replica looks for ended sessions, and how many

@@ -44,7 +44,7 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = ""
     kafka_bootstrap_servers: str = ""
-    # Authentication to Kafka (kafka_auth.py; README "Kafka authentication").
+    # Authentication to Kafka (kafka_auth.py; docs/deploying.md "Kafka authentication").
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
     kafka_sasl_username: str = ""

@@ -57,7 +57,7 @@ class SlotUnavailableError(CommandRejectedError):
 
 @dataclass(frozen=True)
 class Policies:
-    """The deployment's booking policies (ARCHITECTURE.md gives the defaults)."""
+    """The deployment's booking policies (docs/contract.md, "Booking policies")."""
 
     max_slot_length: timedelta = timedelta(hours=8)
     horizon: timedelta = timedelta(days=365)

@@ -1,4 +1,4 @@
-"""The seed's CallReview: optional, at most one per booking, by its student, once it is over."""
+"""The call review: optional, at most one per booking, by its student, once it is over."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from coaching_kit.rejections import CommandRejectedError
 
 MAX_NOTES = 2000
 
-# The seed's flow leads from each of these to the review; a rejected request had no call.
+# Every way a booking ends leads to its review; a rejected request never had a call.
 REVIEWABLE = frozenset({BookingStatus.COMPLETED, BookingStatus.CANCELLED, BookingStatus.NO_SHOW})
 
 
