@@ -5,8 +5,8 @@ READ COMMITTED a second concurrent UPDATE of the row waits for the first to comm
 re-checks the guard against the new row and matches nothing: of two concurrent transitions
 exactly one wins, without SERIALIZABLE and without a lock held across reads.
 
-The statements every booking runs (request, read, confirm, reject) are plain SQL on the
-driver (kit's `driver_of`); the rest is SQLAlchemy Core.
+The statements every booking runs (request, read, confirm, reject) and auto-completion's are
+plain SQL on the driver (kit's `driver_of`); the rest is SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,6 +44,13 @@ _CONFIRM = (
     f"UPDATE bookings SET {_ASSIGNMENTS} WHERE id = $1 AND status = $2 AND NOT EXISTS "
     f"(SELECT 1 FROM bookings held WHERE held.slot_id = ${3 + _COLUMNS.index('slot_id')} "
     f"AND held.{HOLDS_SLOT} AND held.id <> $1) RETURNING {_LIST}"
+)
+_COMPLETE_ENDED = (
+    "WITH due AS (SELECT id FROM bookings WHERE status = $1 AND end_time <= $2 "
+    "ORDER BY end_time LIMIT $3 FOR UPDATE SKIP LOCKED) "
+    "UPDATE bookings SET status = $4, completed_at = $5, updated_at = $5 FROM due "
+    "WHERE bookings.id = due.id AND bookings.status = $1 RETURNING "
+    + ", ".join(f"bookings.{name}" for name in _COLUMNS)
 )
 _SLOT_HELD = f"SELECT EXISTS (SELECT 1 FROM bookings WHERE slot_id = $1 AND {HOLDS_SLOT})"
 _GET_ALL = f"SELECT {_LIST} FROM bookings WHERE id = ANY($1::uuid[])"
@@ -136,22 +143,12 @@ class SqlBookingRepository:
 
         SKIP LOCKED: rows another replica (or a participant's command) is changing are left
         to it, so replicas never take the same booking and never wait for each other. A CTE
-        that locks rows is never inlined, so the LIMIT is applied exactly once."""
-        due = (
-            select(bookings.c.id)
-            .where(bookings.c.status == BookingStatus.ACTIVE.value, bookings.c.end_time <= ended_by)
-            .order_by(bookings.c.end_time)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
-        statement = (
-            update(bookings)
-            .where(bookings.c.id == due.c.id, bookings.c.status == BookingStatus.ACTIVE.value)
-            .values(status=BookingStatus.COMPLETED.value, completed_at=now, updated_at=now)
-            .returning(*bookings.c)
-        )
-        return [_booking(row._mapping) for row in await self.conn.execute(statement)]
+        that locks rows is never inlined, so the LIMIT is applied exactly once. Plain SQL:
+        every replica runs it every second, mostly to find nothing."""
+        active, completed = BookingStatus.ACTIVE.value, BookingStatus.COMPLETED.value
+        driver = await driver_of(self.conn)
+        rows = await driver.fetch(_COMPLETE_ENDED, active, ended_by, limit, completed, now)
+        return [_booking(row) for row in rows]
 
 
 class SqlReviewRepository:

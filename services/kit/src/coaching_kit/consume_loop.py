@@ -46,6 +46,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, CorruptRecordException, KafkaError
 
 from coaching_kit.decoding import Poison, Record
+from coaching_kit.fetch_wait import FetchWait
 from coaching_kit.logs import ThrottledLog
 from coaching_kit.raw_fetch import RawRecord, read_raw
 from coaching_kit.retry import Backoff
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 _LOG_EVERY_S = 30.0
 _REVOKE_WAIT_S = 10.0
 _STOP_TIMEOUT_S = 5.0
+_FETCHER_FALLBACK_WAKE_MS = 1000
 
 
 class Pipeline(Protocol):
@@ -78,7 +80,7 @@ class LoopConfig:
     max_records: int = 200
     # How long one getmany waits for a first record; it returns as soon as one arrives.
     poll_timeout_ms: int = 1000
-    # How long the broker holds a fetch open for more data: bounds the added latency.
+    # How long the broker holds a fetch open while records flow (fetch_wait.py).
     fetch_max_wait_ms: int = 100
     commit_interval_s: float = 0.1
     stall_after_s: float = 30.0
@@ -115,6 +117,11 @@ class ConsumeLoop:
             # started are still handled.
             auto_offset_reset="earliest",
             fetch_max_wait_ms=c.fetch_max_wait_ms,
+            # aiokafka's fetcher task also wakes every consumer_timeout_ms (200 by default)
+            # with nothing to do: every fetch response, getmany and rebalance wakes it anyway,
+            # so the timer is only a fallback, and at 200 ms it was a third of an idle
+            # service's wake-ups.
+            consumer_timeout_ms=_FETCHER_FALLBACK_WAKE_MS,
             **c.client_kwargs,
         )
         await self._consumer.start()
@@ -190,6 +197,7 @@ class ConsumeLoop:
 
     async def _run(self) -> None:
         consumer = self._require_consumer()
+        fetch_wait = FetchWait.attach(consumer, busy_ms=self.config.fetch_max_wait_ms)
         while True:
             try:
                 batches = await consumer.getmany(
@@ -203,6 +211,7 @@ class ConsumeLoop:
                 await self._after_fetch_failure(exc)
                 continue
             records = [record for batch in batches.values() for record in batch]
+            fetch_wait.polled(len(records))  # before the fetcher builds its next request
             if not records:
                 if not self._waiting():
                     self._last_progress = time.monotonic()

@@ -145,12 +145,17 @@ async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:
     Through SQLAlchemy Core a statement costs its construction, cache-key and parameter
     processing, a greenlet switch and the adapter's cursor: several times what asyncpg itself
     spends on a prepared statement (its own cache prepares each text once per connection).
-    SQLAlchemy keeps schema, migrations and the cold paths. SQLAlchemy begins its transaction
-    with the first statement it runs; a raw statement before that would run outside it, so
-    the transaction is begun here when it has not been yet."""
-    driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+    SQLAlchemy keeps schema, migrations and the cold paths.
+
+    SQLAlchemy's asyncpg adapter begins its transaction (a BEGIN round trip) just before the
+    first statement it runs; a raw statement before that would run outside the transaction.
+    So when it has not begun yet, it is begun here the way the adapter itself would: running
+    a statement through SQLAlchemy for that would cost a round trip more. The adapter's method
+    is private; a SQLAlchemy without it fails here, at the first message, not silently."""
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
     if not driver.is_in_transaction() and conn.in_transaction():
-        await conn.exec_driver_sql("SELECT 1")
+        await raw.dbapi_connection._start_transaction()  # type: ignore[union-attr]
     return driver
 
 

@@ -4,39 +4,33 @@ The insert runs in the handler's transaction, so a redelivered message (after a 
 rebalance, or a producer retry) finds its id and is skipped, and a rolled-back attempt leaves
 no id behind. Two replicas racing on one id serialise on the primary key: the loser waits for
 the winner's commit, then sees the conflict.
+
+Every consumed message runs one of these, so they are plain SQL on the driver (db.driver_of).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coaching_kit.db import INBOX
+from coaching_kit.db import driver_of
+
+_CLAIM = """
+    INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)
+    ON CONFLICT DO NOTHING RETURNING message_id
+"""
+# One statement text for every batch size (a multi-row VALUES list would be a new statement,
+# prepared again, for each size).
+_CLAIM_MANY = """
+    INSERT INTO inbox (consumer, message_id)
+    SELECT * FROM unnest($1::text[], $2::text[])
+    ON CONFLICT DO NOTHING
+    RETURNING consumer, message_id
+"""
 
 
 async def first_delivery(conn: AsyncConnection, consumer: str, message_id: str) -> bool:
     """Record the message as consumed; False when it already was."""
-    statement = (
-        insert(INBOX)
-        .values(consumer=consumer, message_id=message_id)
-        .on_conflict_do_nothing()
-        .returning(INBOX.c.message_id)
-    )
-    result = await conn.execute(statement)
-    return result.first() is not None
-
-
-# One statement text for every batch size (a multi-row VALUES list would be a new statement,
-# compiled and prepared again, for each size).
-_CLAIM_MANY = text(
-    """
-    INSERT INTO inbox (consumer, message_id)
-    SELECT * FROM unnest(CAST(:consumers AS text[]), CAST(:ids AS text[]))
-    ON CONFLICT DO NOTHING
-    RETURNING consumer, message_id
-    """
-)
+    return await (await driver_of(conn)).fetchval(_CLAIM, consumer, message_id) is not None
 
 
 async def first_deliveries(
@@ -48,5 +42,5 @@ async def first_deliveries(
     if not keys:
         return set()
     consumers, ids = (list(column) for column in zip(*keys, strict=True))
-    result = await conn.execute(_CLAIM_MANY, {"consumers": consumers, "ids": ids})
-    return {(row.consumer, row.message_id) for row in result}
+    rows = await (await driver_of(conn)).fetch(_CLAIM_MANY, consumers, ids)
+    return {(row["consumer"], row["message_id"]) for row in rows}
