@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-STACK = ROOT / "deploy" / "local" / "stack.py"
+INSTALL = ROOT / "deploy" / "devstack" / "install.sh"
 
 
 @dataclass(frozen=True)
 class Arena:
-    """The chaos stack: `stack.py` run with its own directory and ports."""
+    """The chaos stack: `python -m coaching_devstack` run with its own directory and ports."""
 
     stack_dir: Path
     # Below Linux's ephemeral range (32768-60999): a port in it can be held by any outgoing
@@ -55,7 +55,8 @@ class Arena:
     async def _stack(self, *args: str) -> None:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            str(STACK),
+            "-m",
+            "coaching_devstack",
             *args,
             env=self.env(),
             stdout=asyncio.subprocess.DEVNULL,
@@ -66,13 +67,13 @@ class Arena:
             # The head says what failed; the tail of the broker's log follows it.
             text = err.decode(errors="replace")
             shown = text if len(text) <= 6000 else f"{text[:3000]}\n[...]\n{text[-3000:]}"
-            raise RuntimeError(f"stack.py {' '.join(args)} failed: {shown}")
+            raise RuntimeError(f"coaching_devstack {' '.join(args)} failed: {shown}")
 
     async def up(self) -> None:
         """Build the Kafka classpath for this stack directory if needed, then start both."""
         install = await asyncio.create_subprocess_exec(
             "bash",
-            str(ROOT / "deploy" / "local" / "install.sh"),
+            str(INSTALL),
             env=self.env(),
             stdout=asyncio.subprocess.DEVNULL,
         )
@@ -107,7 +108,7 @@ class Arena:
         await process.wait()
 
     async def restore(self) -> None:
-        """Start whatever is not running (stack.py up is idempotent)."""
+        """Start whatever is not running (`up` is idempotent)."""
         await self._stack("up")
 
 
@@ -116,7 +117,7 @@ def _pg_ctl() -> str:
         iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)), None
     )
     if found is None:
-        raise RuntimeError("pg_ctl not found; run deploy/local/install.sh")
+        raise RuntimeError(f"pg_ctl not found; run {INSTALL}")
     return found
 
 

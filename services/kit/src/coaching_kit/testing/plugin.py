@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,8 +29,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Iterator[StackEndpoints]:
-    endpoints, stop = discover(Path(request.config.rootpath))
+def stack() -> Iterator[StackEndpoints]:
+    endpoints, stop = discover()
     try:
         yield endpoints
     finally:

@@ -2,18 +2,19 @@
 
 1. `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` from the environment (CI, a developer's stack);
 2. testcontainers, when a Docker engine answers;
-3. the project's own no-Docker local stack (`deploy/local/stack.py`), started if not running.
+3. the project's own no-Docker local stack (`python -m coaching_devstack`), started if not
+   running. That package depends on kit, not kit on it: it registers its `ensure_up` under the
+   `coaching_kit.local_stack` entry point, and this module finds it there.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.metadata import entry_points
 
 
 @dataclass(frozen=True)
@@ -21,19 +22,19 @@ class StackEndpoints:
     kafka_bootstrap: str
     server_url: str  # an admin URL to any database of the PostgreSQL server
     origin: str
-    # The local stack's authenticated listeners (`STACK_KAFKA_*` of `stack.py env`); empty
+    # The local stack's authenticated listeners (`STACK_KAFKA_*` of its `env`); empty
     # where the broker has none we know of.
     kafka_auth: dict[str, str] = field(default_factory=dict)
 
 
-def discover(repo_root: Path) -> tuple[StackEndpoints, Callable[[], None]]:
+def discover() -> tuple[StackEndpoints, Callable[[], None]]:
     """The endpoints, and what to call when the test session ends."""
     kafka, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if kafka and database:
         return StackEndpoints(kafka, database, "environment", _auth(os.environ)), lambda: None
     if _docker_engine_answers():
         return _testcontainers()
-    return _local_stack(repo_root), lambda: None
+    return _local_stack(), lambda: None
 
 
 def _docker_engine_answers() -> bool:
@@ -73,14 +74,18 @@ def _testcontainers() -> tuple[StackEndpoints, Callable[[], None]]:
     return endpoints, stop
 
 
-def _local_stack(repo_root: Path) -> StackEndpoints:
-    path = repo_root / "deploy" / "local" / "stack.py"
-    spec = importlib.util.spec_from_file_location("coaching_local_stack", path)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"no local stack at {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    env = module.ensure_up()
+LOCAL_STACK_ENTRY_POINTS = "coaching_kit.local_stack"
+
+
+def _local_stack() -> StackEndpoints:
+    found = entry_points(group=LOCAL_STACK_ENTRY_POINTS)
+    if not found:
+        raise RuntimeError(
+            f"no local stack installed (no {LOCAL_STACK_ENTRY_POINTS} entry point): install "
+            "coaching-devstack (`uv sync`), or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL"
+        )
+    ensure_up: Callable[[], dict[str, str]] = next(iter(found)).load()
+    env = ensure_up()
     return StackEndpoints(
         env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], "local stack", _auth(env)
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the local stack (deploy/local/stack.py) needs, without Docker:
+# Installs what the local stack (the coaching_devstack package beside it) needs, without Docker:
 # PostgreSQL server binaries, Java >= 17, Maven, uv, and the Kafka broker's jars.
 # Idempotent and quick when everything is already there. It does not run `uv sync`:
 # the Makefile does that.
@@ -9,7 +9,7 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STACK_DIR="${COACHING_STACK_DIR:-$REPO_ROOT/.stack}"
-KAFKA_POM="$REPO_ROOT/deploy/local/kafka/pom.xml"
+KAFKA_POM="$REPO_ROOT/deploy/devstack/kafka/pom.xml"
 KAFKA_LIB="$STACK_DIR/kafka/lib"
 # Lives inside the lib dir, so deleting the jars also forgets that they were built.
 KAFKA_STAMP="$KAFKA_LIB/.pom.sha256"
@@ -41,7 +41,7 @@ ensure_postgres() {
     apt_install postgresql postgresql-contrib
 }
 
-# The java that stack.py runs: $JAVA_HOME's if set (as Kafka's own scripts do), else PATH's.
+# The java that the stack runs: $JAVA_HOME's if set (as Kafka's own scripts do), else PATH's.
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 
 java_major() {
@@ -67,7 +67,7 @@ ensure_maven() {
     command -v mvn >/dev/null || apt_install maven
 }
 
-# stack.py makes the certificates of Kafka's TLS listener with it.
+# The stack makes the certificates of Kafka's TLS listener with it (coaching_devstack.tls).
 ensure_openssl() {
     command -v openssl >/dev/null || apt_install openssl
 }
