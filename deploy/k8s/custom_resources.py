@@ -1,8 +1,9 @@
 """The objects that need an operator: Strimzi's KafkaTopic and KafkaUser, KEDA's
-ScaledObject and TriggerAuthentication.
+ScaledObject and TriggerAuthentication, and the External Secrets Operator's ExternalSecret.
 
 Topics mirror the contract (`coaching_contracts.topics`); users carry the ACLs of
-`kafka_access`; each service scales on its own consumer group's lag.
+`kafka_access`; each service scales on its own consumer group's lag; each principal's
+credentials come from the production secret store (overlays/production).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ PART_OF = {"app.kubernetes.io/part-of": "coaching-platform"}
 # The Strimzi Kafka cluster; Strimzi names its bootstrap Service and CA Secret after it.
 KAFKA_CLUSTER = "coaching-kafka"
 KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"
-STRIMZI_API = "kafka.strimzi.io/v1beta2"
+# Strimzi's `v1` API, served since 0.49 and the only one from 1.0 on (tests/deploy/crd_schemas).
+STRIMZI_API = "kafka.strimzi.io/v1"
 KEDA_API = "keda.sh/v1alpha1"
 # Three copies, two of them acknowledged before `acks=all` succeeds: one broker may be
 # down (a rolling restart) without stopping any producer or losing an acknowledged event.
@@ -60,14 +62,24 @@ def kafka_topic(spec: TopicSpec, prefix: str) -> Manifest:
     }
 
 
+# The keys of a principal's Secret (`coaching-<name>-credentials`); the overlays provide it
+# (local: a secretGenerator, production: an ExternalSecret). A service's Secret also holds
+# its two database URLs: the runtime role's and the migration role's (docs/deploying.md).
+PASSWORD_KEY = "password"  # noqa: S105 (a key name: its Kafka SCRAM-SHA-512 password)
+DATABASE_URL_KEY = "database-url"
+MIGRATION_DATABASE_URL_KEY = "migration-database-url"
+SERVICE_KEYS = [DATABASE_URL_KEY, MIGRATION_DATABASE_URL_KEY, PASSWORD_KEY]
+
+
 def credentials_secret(principal: str) -> str:
-    """The Secret (secrets.yaml) with the principal's password; not Strimzi's own Secret,
-    which the User Operator names after the KafkaUser and would overwrite."""
+    """The Secret with the principal's password; not Strimzi's own Secret, which the User
+    Operator names after the KafkaUser and would overwrite."""
     return f"{principal}-credentials"
 
 
 def kafka_user(principal: Principal) -> Manifest:
-    password = {"secretKeyRef": {"name": credentials_secret(principal.name), "key": "password"}}
+    secret = credentials_secret(principal.name)
+    password = {"secretKeyRef": {"name": secret, "key": PASSWORD_KEY}}
     acls = [
         {
             "resource": {
@@ -124,9 +136,14 @@ def scaled_object(access: ServiceAccess, group: str, bootstrap: str) -> Manifest
     }
 
 
+# What KEDA's Secret holds besides the password: its TriggerAuthentication reads every key by
+# the scaler's parameter name.
+KEDA_SETTINGS = {"sasl": "scram_sha512", "tls": "enable", "username": f"{PRINCIPAL_PREFIX}keda"}
+
+
 def lag_authentication() -> Manifest:
     """KEDA's own Kafka principal (`coaching-keda`): SCRAM over TLS, Strimzi's cluster CA."""
-    parameters = [(name, KEDA_SECRET, name) for name in ("sasl", "username", "password", "tls")]
+    parameters = [(name, KEDA_SECRET, name) for name in (*KEDA_SETTINGS, PASSWORD_KEY)]
     parameters.append(("ca", KAFKA_CA_SECRET, "ca.crt"))
     return {
         "apiVersion": KEDA_API,
@@ -138,4 +155,37 @@ def lag_authentication() -> Manifest:
                 for parameter, secret, key in parameters
             ]
         },
+    }
+
+
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"
+# The store the production cluster defines (a ClusterSecretStore for Vault, AWS Secrets
+# Manager, ...); not part of these manifests, since it names the cluster's own backend.
+SECRET_STORE = {"kind": "ClusterSecretStore", "name": "coaching-secrets"}
+
+
+def external_secret(
+    principal: str, keys: list[str], fixed: dict[str, str] | None = None
+) -> Manifest:
+    """The principal's Secret, with `keys` read from the store's entry `coaching/<principal>`
+    (one property per key) and `fixed` values that are not secret (KEDA's `sasl`, ...)."""
+    name = credentials_secret(principal)
+    spec: Manifest = {
+        "refreshInterval": "1h",
+        "secretStoreRef": SECRET_STORE,
+        "target": {"name": name, "creationPolicy": "Owner"},
+        "data": [
+            {"secretKey": key, "remoteRef": {"key": f"coaching/{principal}", "property": key}}
+            for key in keys
+        ],
+    }
+    if fixed:
+        # A template replaces the Secret's data, so the fetched keys are carried through it.
+        fetched = {key: "{{ ." + key + " }}" for key in keys}
+        spec["target"]["template"] = {"data": {**fixed, **fetched}}
+    return {
+        "apiVersion": EXTERNAL_SECRETS_API,
+        "kind": "ExternalSecret",
+        "metadata": {"name": name, "labels": PART_OF},
+        "spec": spec,
     }

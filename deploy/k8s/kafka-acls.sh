@@ -88,5 +88,10 @@ allow coaching-gateway --topic users.events --operation Read --operation Describ
 allow coaching-gateway --topic slots.events --operation Read --operation Describe
 allow coaching-gateway --topic bookings.events --operation Read --operation Describe
 allow coaching-gateway --topic stats.events --operation Read --operation Describe
+allow coaching-gateway --topic users.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic slots.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic bookings.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic stats.events.dlq --operation Write --operation Describe
 allow coaching-gateway --topic replies. --resource-pattern-type prefixed --operation Read --operation Describe --operation Create
+allow coaching-gateway --topic replies.gateway.dlq --operation Write --operation Describe
 allow coaching-gateway --group gateway --resource-pattern-type prefixed --operation Read

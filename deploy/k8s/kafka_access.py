@@ -27,6 +27,8 @@ REPLY_PREFIX = "replies."
 # shared cluster.
 PRINCIPAL_PREFIX = "coaching-"
 GATEWAY_GROUP_PREFIX = "gateway"
+# services/gateway names this topic in every command's reply_to (GatewaySettings).
+GATEWAY_REPLY_TOPIC = REPLY_PREFIX + "gateway"
 
 READ = ("Read", "Describe")
 WRITE = ("Write", "Describe")
@@ -60,10 +62,16 @@ class ServiceAccess:
     answers_commands: bool
 
 
+# Packages under services/ that are not deployed as a service here: kit is a library; the
+# gateway (issue 14, being built) is the HTTP edge, whose deployment differs (public ingress)
+# and is added with it. Until then `coaching-gateway` is the example integrator principal.
+NOT_DEPLOYED = frozenset({"kit", "gateway"})
+
+
 def workspace_services() -> list[str]:
-    """Every service package of the workspace (`services/<svc>/pyproject.toml`, not `kit`)."""
+    """Every service package of the workspace (`services/<svc>/pyproject.toml`)."""
     found = (ROOT / "services").glob("*/pyproject.toml")
-    return sorted(path.parent.name for path in found if path.parent.name != "kit")
+    return sorted(path.parent.name for path in found if path.parent.name not in NOT_DEPLOYED)
 
 
 def service_access(name: str) -> ServiceAccess:
@@ -109,18 +117,22 @@ def keda_principal(services: Iterable[ServiceAccess], prefix: str) -> Principal:
 
 
 def gateway_principal(prefix: str) -> Principal:
-    """An integrator: sends commands, reads every outcome, owns its reply topics."""
+    """The HTTP gateway (services/gateway), also the model for any integrator: sends commands,
+    reads every outcome (through kit's consumer, which dead-letters a record it can never
+    read to `<topic>.dlq`), owns its reply topics."""
     grants = [
         Grant("topic", prefix + spec.name, WRITE)
         for spec in ALL_TOPICS
         if spec.kind is TopicKind.COMMANDS
     ]
-    grants += [
-        Grant("topic", prefix + spec.name, READ)
-        for spec in ALL_TOPICS
-        if spec.kind in (TopicKind.EVENTS, TopicKind.SNAPSHOTS)
+    read = [
+        spec.name for spec in ALL_TOPICS if spec.kind in (TopicKind.EVENTS, TopicKind.SNAPSHOTS)
     ]
+    grants += [Grant("topic", prefix + name, READ) for name in read]
+    grants += [Grant("topic", prefix + dlq(name), WRITE) for name in read]
     grants.append(Grant("topic", prefix + REPLY_PREFIX, (*READ, "Create"), prefix=True))
+    # Its own reply topic's dead letters (the gateway consumes its replies through kit too).
+    grants.append(Grant("topic", prefix + dlq(GATEWAY_REPLY_TOPIC), WRITE))
     grants.append(Grant("group", prefix + GATEWAY_GROUP_PREFIX, ("Read",), prefix=True))
     return Principal(PRINCIPAL_PREFIX + "gateway", "an example gateway", tuple(grants))
 

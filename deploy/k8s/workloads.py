@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from custom_resources import KAFKA_CA_SECRET, credentials_secret, labels
+from custom_resources import (
+    DATABASE_URL_KEY,
+    KAFKA_CA_SECRET,
+    MIGRATION_DATABASE_URL_KEY,
+    PASSWORD_KEY,
+    credentials_secret,
+    labels,
+)
 from kafka_access import PRINCIPAL_PREFIX, ServiceAccess
 
 Manifest = dict[str, Any]
@@ -38,14 +45,16 @@ def _secret(access: ServiceAccess) -> str:
     return credentials_secret(PRINCIPAL_PREFIX + access.name)
 
 
-def _settings_env(access: ServiceAccess) -> list[Manifest]:
+def _settings_env(access: ServiceAccess, database_url_key: str) -> list[Manifest]:
     """What the service's settings need besides the ConfigMap: `migrate` reads the same
-    settings, which refuse SASL_SSL without a user, a password and the CA file."""
+    settings, which refuse SASL_SSL without a user, a password and the CA file. Each
+    container gets one database URL: `migrate` the migration role's (it owns the schema),
+    `serve` the runtime role's (data only, no DDL)."""
     return [
-        _secret_env(f"{access.name.upper()}_DATABASE_URL", _secret(access), "database-url"),
+        _secret_env(f"{access.name.upper()}_DATABASE_URL", _secret(access), database_url_key),
         # One service per pod, so the unprefixed names are unambiguous.
         {"name": "KAFKA_SASL_USERNAME", "value": PRINCIPAL_PREFIX + access.name},
-        _secret_env("KAFKA_SASL_PASSWORD", _secret(access), "password"),
+        _secret_env("KAFKA_SASL_PASSWORD", _secret(access), PASSWORD_KEY),
     ]
 
 
@@ -55,7 +64,7 @@ def _serve_env(access: ServiceAccess) -> list[Manifest]:
         # Every pod interface: the kubelet's probes and the Service come from outside.
         {"name": f"{prefix}_HTTP_HOST", "value": "0.0.0.0"},  # noqa: S104
         {"name": f"{prefix}_HTTP_PORT", "value": str(access.http_port)},
-        *_settings_env(access),
+        *_settings_env(access, DATABASE_URL_KEY),
     ]
 
 
@@ -92,7 +101,7 @@ def _migrate(access: ServiceAccess) -> Manifest:
         "image": IMAGE,
         "command": ["python", "-m", f"coaching_{access.name}", "migrate"],
         "envFrom": [{"configMapRef": {"name": CONFIG_MAP}}],
-        "env": _settings_env(access),
+        "env": _settings_env(access, MIGRATION_DATABASE_URL_KEY),
         "resources": RESOURCES,
         "securityContext": _container_security(),
         "volumeMounts": _mounts(),

@@ -3,7 +3,8 @@
 `docker-compose.yml` must be valid against the Compose Specification (the schema vendored in
 check-jsonschema, a dev dependency) and keep the promises the rest of the project relies on:
 start order (database healthy, topics created), health checks, `--scale` without port
-clashes, and an image that runs as a non-root user.
+clashes, an image that runs as a non-root user, and an `observability` profile whose
+Prometheus and Grafana load the same alert and dashboard files as Kubernetes.
 """
 
 from __future__ import annotations
@@ -25,10 +26,19 @@ DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 # The port each service listens on, as in deploy/local/services.py and the docs.
-SERVICE_PORTS = {"users": 8001, "slots": 8002, "bookings": 8003, "stats": 8004}
+SERVICE_PORTS = {
+    "users": 8001,
+    "slots": 8002,
+    "bookings": 8003,
+    "stats": 8004,
+    "gateway": 8000,
+}
 # Containers that run once and exit; everything else is long-running.
 ONE_SHOT = {"topics"}
 INFRASTRUCTURE = {"kafka", "postgres"}
+# Started only with `--profile observability`.
+OBSERVABILITY = {"prometheus", "grafana"}
+OBSERVABILITY_DIR = ROOT / "deploy" / "observability"
 # coaching_kit.cli lets uvicorn drain in-flight handlers for this long on SIGTERM.
 UVICORN_GRACEFUL_SHUTDOWN_S = 20
 
@@ -42,11 +52,12 @@ def _load_compose() -> dict[str, Any]:
 
 COMPOSE = _load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-APP_SERVICES = sorted(set(SERVICES) - ONE_SHOT - INFRASTRUCTURE)
+APP_SERVICES = sorted(set(SERVICES) - ONE_SHOT - INFRASTRUCTURE - OBSERVABILITY)
 
 
 def _workspace_services() -> set[str]:
-    """Every service package of the workspace (`services/<svc>/pyproject.toml`, not `kit`)."""
+    """Every service package of the workspace (`services/<svc>/pyproject.toml`), but kit (a
+    library)."""
     return {
         path.parent.name
         for path in (ROOT / "services").glob("*/pyproject.toml")
@@ -129,8 +140,7 @@ def test_check_jsonschema_cli_accepts_the_compose_file() -> None:
 
 def test_every_workspace_service_is_deployed_and_nothing_else() -> None:
     assert set(APP_SERVICES) == _workspace_services(), (
-        "docker-compose.yml must have one block per services/<svc> package: copy the users "
-        "block and replace users/USERS and the port"
+        "docker-compose.yml must have one block per services/<svc> package, as `users` has"
     )
 
 
@@ -342,3 +352,71 @@ def test_build_context_leaves_out_local_state() -> None:
     }
     for required in (".venv", ".git", ".stack", ".run", "bench/results", "**/__pycache__"):
         assert required in patterns, f".dockerignore misses {required}"
+
+
+# --- the observability profile -------------------------------------------------------------
+
+
+def _mounts(service: str) -> dict[str, Path]:
+    """Container path -> the repository file or directory bind-mounted there."""
+    mounts = {}
+    for volume in SERVICES[service]["volumes"]:
+        source, target, *_ = str(volume).split(":")
+        if source.startswith("./"):
+            mounts[target] = ROOT / source
+    return mounts
+
+
+def test_prometheus_and_grafana_start_only_with_the_observability_profile() -> None:
+    for name, service in SERVICES.items():
+        profiles = service.get("profiles", [])
+        assert profiles == (["observability"] if name in OBSERVABILITY else []), name
+    for name in OBSERVABILITY:
+        for mount in _mounts(name).values():
+            assert mount.exists(), f"{name} mounts {mount}, which does not exist"
+
+
+def _prometheus_config() -> dict[str, Any]:
+    mounts = _mounts("prometheus")
+    data: dict[str, Any] = YAML(typ="safe", pure=True).load(
+        mounts["/etc/prometheus/prometheus.yml"].read_text()
+    )
+    return data
+
+
+def test_prometheus_evaluates_the_alerts_kubernetes_gets() -> None:
+    mounts, config = _mounts("prometheus"), _prometheus_config()
+    [rule_file] = config["rule_files"]
+    assert mounts[rule_file] == OBSERVABILITY_DIR / "alerts.yml"
+
+
+def test_prometheus_scrapes_every_replica_of_every_service_as_its_job() -> None:
+    # DNS service discovery returns every container of a compose service: `--scale` needs
+    # nothing here. `job` is the service's name, as the alerts and the dashboard expect.
+    jobs = {job["job_name"]: job for job in _prometheus_config()["scrape_configs"]}
+    assert set(jobs) == set(APP_SERVICES)
+    for name, job in jobs.items():
+        [discovery] = job["dns_sd_configs"]
+        assert discovery == {"names": [name], "type": "A", "port": SERVICE_PORTS[name]}, name
+        assert job.get("metrics_path", "/metrics") == "/metrics", name
+
+
+def test_grafana_loads_the_dashboards_from_the_profiles_prometheus() -> None:
+    mounts = _mounts("grafana")
+    provisioning = mounts["/etc/grafana/provisioning"]
+    yaml = YAML(typ="safe", pure=True)
+    [source] = yaml.load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["type"] == "prometheus"
+    assert source["url"] == "http://prometheus:9090"
+    assert source["isDefault"] is True
+    [provider] = yaml.load((provisioning / "dashboards" / "coaching.yml").read_text())["providers"]
+    assert mounts[provider["options"]["path"]] == OBSERVABILITY_DIR / "dashboards"
+    assert SERVICES["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_observability_ports_are_on_loopback_only() -> None:
+    for name in OBSERVABILITY:
+        for port in SERVICES[name]["ports"]:
+            assert str(port).startswith("127.0.0.1:"), (name, port)

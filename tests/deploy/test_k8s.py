@@ -1,66 +1,39 @@
 """The Kubernetes manifests (deploy/k8s), checked without a cluster.
 
-Core kinds are validated against Kubernetes' own OpenAPI schemas (kubernetes-validate, strict:
-an unknown or misspelled field fails); the operators' kinds (Strimzi, KEDA) against the
-schemas in `crd_schemas/`, written from their reference docs. The generated files must be
-what `deploy/k8s/generate.py` makes from the code today.
+Every object of every overlay, as `kubectl kustomize` renders it, is validated: core kinds
+against Kubernetes' own OpenAPI schemas, operator kinds against their CRDs (vendored in
+`crd_schemas/`, with where they came from). The base holds no Secret, each overlay provides
+them its own way, and the generated files must be what `deploy/k8s/generate.py` makes from the
+code today.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
-from referencing import Registry, Resource
 
-ROOT = Path(__file__).resolve().parents[2]
-K8S_DIR = ROOT / "deploy" / "k8s"
-Manifest = dict[str, Any]
-# A recent release that kubernetes-validate ships schemas for.
-KUBERNETES_VERSION = "1.35"
+K8S_DIR = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+BASE_DIR = K8S_DIR / "base"
+MONITORING_DIR = K8S_DIR / "components" / "monitoring"
 CRD_SCHEMAS = Path(__file__).parent / "crd_schemas"
-CUSTOM_KINDS = {
-    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic.json",
-    ("kafka.strimzi.io/v1beta2", "KafkaUser"): "kafkauser.json",
-    ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.json",
-    ("keda.sh/v1alpha1", "TriggerAuthentication"): "triggerauthentication.json",
-}
+OVERLAYS = ("local", "production")
 GENERATOR = K8S_DIR / "generate.py"
+Manifest = dict[str, Any]
+OfKind = Any
+Validators = Any  # conftest.Validators
 
 
-def _core_errors(document: Manifest) -> str | None:
-    try:
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.ValidationError as error:
-        return f"{'.'.join(map(str, error.path))}: {error.message}"
-    return None
-
-
-def _custom_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    schemas = [json.loads(path.read_text()) for path in sorted(CRD_SCHEMAS.glob("*.json"))]
-    registry: Registry[Any] = Registry().with_resources(
-        (schema["$id"], Resource.from_contents(schema)) for schema in schemas
-    )
-    schema = json.loads((CRD_SCHEMAS / CUSTOM_KINDS[(api_version, kind)]).read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, registry=registry)
-
-
-def _custom_errors(document: Manifest) -> list[str]:
-    validator = _custom_validator(document["apiVersion"], document["kind"])
-    return [
-        f"{'/'.join(map(str, error.path))}: {error.message}"
-        for error in validator.iter_errors(document)
-    ]
+def select(documents: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
 
 
 def _generator(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,112 +43,164 @@ def _generator(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=120,
-        cwd=ROOT,
+        cwd=K8S_DIR.parents[1],
     )
+
+
+def _kustomization(directory: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    return data
 
 
 # --- schemas -------------------------------------------------------------------------------
 
 
-def test_every_object_is_a_kind_we_can_validate(manifests: list[tuple[str, Manifest]]) -> None:
-    for file, document in manifests:
-        if (document["apiVersion"], document["kind"]) in CUSTOM_KINDS:
-            continue
-        try:
-            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.SchemaNotFoundError:
-            pytest.fail(f"{file}: no schema for {document['apiVersion']} {document['kind']}")
-        except kubernetes_validate.ValidationError:
-            pass  # reported by the next test
-
-
-def test_core_objects_match_the_kubernetes_schemas(manifests: list[tuple[str, Manifest]]) -> None:
-    core = [(f, d) for f, d in manifests if (d["apiVersion"], d["kind"]) not in CUSTOM_KINDS]
-    assert {d["kind"] for _, d in core} >= {"Deployment", "Service", "ConfigMap", "Secret"}
-    errors = [f"{f} {d['kind']}/{d['metadata']['name']}: {_core_errors(d)}" for f, d in core]
-    assert [e for e in errors if not e.endswith(": None")] == []
-
-
-def test_operator_objects_match_the_strimzi_and_keda_schemas(
-    manifests: list[tuple[str, Manifest]],
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_of_an_overlay_matches_its_schema(
+    rendered: dict[str, list[Manifest]], validators: Validators, overlay: str
 ) -> None:
-    custom = [(f, d) for f, d in manifests if (d["apiVersion"], d["kind"]) in CUSTOM_KINDS]
-    assert {d["kind"] for _, d in custom} == {kind for _, kind in CUSTOM_KINDS}
     errors = [
-        f"{file} {doc['kind']}/{doc['metadata']['name']}: {error}"
-        for file, doc in custom
-        for error in _custom_errors(doc)
+        f"{doc['kind']}/{doc['metadata']['name']}: {error}"
+        for doc in rendered[overlay]
+        for error in validators.errors(doc)
     ]
     assert errors == []
 
 
-def test_the_validators_reject_a_misspelled_field(of_kind: Any) -> None:
+def test_the_files_validate_too_without_kustomize(
+    manifests: list[tuple[str, Manifest]], validators: Validators
+) -> None:
+    errors = [
+        f"{file} {doc['kind']}/{doc['metadata']['name']}: {error}"
+        for file, doc in manifests
+        for error in validators.errors(doc)
+    ]
+    assert errors == []
+
+
+def test_strimzi_resources_use_the_v1_api(rendered: dict[str, list[Manifest]]) -> None:
+    # Strimzi 1.0 serves only kafka.strimzi.io/v1; v1beta2 objects would be refused.
+    for overlay, documents in rendered.items():
+        strimzi = [doc for doc in documents if doc["apiVersion"].startswith("kafka.strimzi.io/")]
+        assert {doc["kind"] for doc in strimzi} == {"KafkaTopic", "KafkaUser"}, overlay
+        assert {doc["apiVersion"] for doc in strimzi} == {"kafka.strimzi.io/v1"}, overlay
+
+
+def test_the_validators_reject_what_the_api_server_would(
+    of_kind: OfKind, validators: Validators
+) -> None:
     deployment = copy.deepcopy(next(iter(of_kind("Deployment").values())))
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["readinesProbe"] = container.pop("readinessProbe")
-    assert _core_errors(deployment) is not None
+    assert validators.errors(deployment) != []
 
     user = copy.deepcopy(next(iter(of_kind("KafkaUser").values())))
-    user["spec"]["authorization"]["acls"][0]["operations"] = ["Reed"]
-    assert _custom_errors(user) != []
+    assert validators.errors(user) == []
+    acl = user["spec"]["authorization"]["acls"][0]
+    acl["operations"] = ["Reed"]
+    assert validators.errors(user) != []
+    # v1beta2's singular `operation` is gone from v1.
+    acl["operation"] = acl.pop("operations")[0]
+    assert validators.errors(user) != []
+    user["apiVersion"] = "kafka.strimzi.io/v1beta2"
+    assert validators.errors(user) == ["no schema for kafka.strimzi.io/v1beta2 KafkaUser"]
 
     scaler = copy.deepcopy(next(iter(of_kind("ScaledObject").values())))
     del scaler["spec"]["triggers"][0]["metadata"]["consumerGroup"]
-    assert _custom_errors(scaler) != []
+    assert validators.errors(scaler) != []
+
+    monitor = copy.deepcopy(next(iter(of_kind("ServiceMonitor").values())))
+    monitor["spec"]["endpoints"][0]["scrape_interval"] = "30s"
+    assert validators.errors(monitor) != []
 
 
-def test_object_names_are_unique_per_kind(manifests: list[tuple[str, Manifest]]) -> None:
-    keys = [(doc["kind"], doc["metadata"]["name"]) for _, doc in manifests]
-    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+def test_vendored_crds_are_the_files_their_readme_names() -> None:
+    # Each README gives the sha256 of the upstream file; an edit here would silently change
+    # what "valid" means.
+    for readme in sorted(CRD_SCHEMAS.glob("*/README.md")):
+        listed = {
+            name: digest
+            for digest, name in re.findall(r"sha256 ([0-9a-f]{64})\s+(\S+)", readme.read_text())
+        }
+        files = {path.name for path in readme.parent.glob("*.yaml")}
+        assert set(listed) == files, readme
+        for name, digest in listed.items():
+            actual = hashlib.sha256((readme.parent / name).read_bytes()).hexdigest()
+            assert actual == digest, f"{readme.parent.name}/{name} differs from upstream"
+        assert (readme.parent / "LICENSE").is_file(), f"{readme.parent.name}: no licence"
+
+
+def test_object_names_are_unique_per_kind(rendered: dict[str, list[Manifest]]) -> None:
+    for overlay, documents in rendered.items():
+        keys = [(doc["kind"], doc["metadata"]["name"]) for doc in documents]
+        assert len(keys) == len(set(keys)), (overlay, sorted(k for k in keys if keys.count(k) > 1))
 
 
 # --- kustomize -----------------------------------------------------------------------------
 
 
-def _kustomization() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
-    return data
+def test_the_base_and_the_component_list_every_manifest_beside_them() -> None:
+    for directory in (BASE_DIR, MONITORING_DIR):
+        manifests = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
+        assert set(_kustomization(directory)["resources"]) == manifests, directory
+    assert _kustomization(BASE_DIR)["namespace"] == "coaching"
 
 
-def test_kustomization_applies_every_manifest_in_one_namespace() -> None:
-    kustomization = _kustomization()
-    manifests = {p.name for p in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml"}
-    assert set(kustomization["resources"]) == manifests
-    assert kustomization["namespace"] == "coaching"
+def test_no_secret_lives_in_the_base(manifests: list[tuple[str, Manifest]]) -> None:
+    assert [doc["metadata"]["name"] for _, doc in manifests if doc["kind"] == "Secret"] == []
+    for path in K8S_DIR.rglob("*.yaml"):
+        assert "CHANGE_ME" not in path.read_text(), f"{path}: a placeholder secret"
 
 
-def test_kustomization_names_the_image_every_pod_runs(of_kind: Any) -> None:
-    images = {entry["name"] for entry in _kustomization()["images"]}
-    for name, deployment in of_kind("Deployment").items():
-        pod = deployment["spec"]["template"]["spec"]
-        for container in pod["containers"] + pod.get("initContainers", []):
-            assert container["image"] in images, f"{name}: {container['image']} not rewritten"
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_kubectl_kustomize_builds_the_namespaced_release(
-    manifests: list[tuple[str, Manifest]],
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_overlay_builds_the_namespaced_release(
+    rendered: dict[str, list[Manifest]], overlay: str
 ) -> None:
-    result = subprocess.run(  # noqa: S603 (fixed arguments)
-        ["kubectl", "kustomize", str(K8S_DIR)],  # noqa: S607 (kubectl from PATH)
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    built = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    assert len(built) == len(manifests)
-    for doc in built:
+    documents = rendered[overlay]
+    for doc in documents:
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == "coaching", doc["metadata"]["name"]
-    images = {
-        container["image"]
-        for doc in built
-        if doc["kind"] == "Deployment"
-        for container in doc["spec"]["template"]["spec"]["containers"]
+    base = {
+        (doc["kind"], doc["metadata"]["name"])
+        for path in BASE_DIR.glob("*.yaml")
+        if path.name != "kustomization.yaml"
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
     }
-    assert images == {"registry.example.com/coaching-platform:0.1.0"}
+    assert base <= {(doc["kind"], doc["metadata"]["name"]) for doc in documents}
+
+
+def test_each_overlay_runs_its_own_image(rendered: dict[str, list[Manifest]]) -> None:
+    expected = {
+        "local": "coaching-platform:dev",
+        "production": "registry.example.com/coaching-platform:0.1.0",
+    }
+    for overlay, documents in rendered.items():
+        images = {
+            container["image"]
+            for deployment in select(documents, "Deployment").values()
+            for kind in ("containers", "initContainers")
+            for container in deployment["spec"]["template"]["spec"][kind]
+        }
+        assert images == {expected[overlay]}, overlay
+
+
+def test_local_generates_its_secrets_and_production_fetches_them(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    local, production = rendered["local"], rendered["production"]
+    assert select(local, "ExternalSecret") == {}
+    assert select(production, "Secret") == {}, "production holds no secret value"
+    fetched = {es["spec"]["target"]["name"] for es in select(production, "ExternalSecret").values()}
+    assert set(select(local, "Secret")) | {"coaching-postgres-ca"} == fetched
+
+
+def test_production_adds_the_monitoring_component(rendered: dict[str, list[Manifest]]) -> None:
+    kinds = {doc["kind"] for doc in rendered["production"]}
+    assert {"ServiceMonitor", "PrometheusRule"} <= kinds
+    assert "coaching-dashboards" in select(rendered["production"], "ConfigMap")
+    # The local cluster may have no Prometheus Operator: without its CRDs, apply would fail.
+    assert not {"ServiceMonitor", "PrometheusRule"} & {doc["kind"] for doc in rendered["local"]}
 
 
 # --- generated files -----------------------------------------------------------------------
@@ -188,13 +213,13 @@ def test_generated_manifests_are_what_the_code_implies() -> None:
 
 def test_generator_check_reports_a_hand_edited_file(tmp_path: Path) -> None:
     shutil.copytree(K8S_DIR, tmp_path, dirs_exist_ok=True)
-    topics = tmp_path / "topics.yaml"
+    topics = tmp_path / "base" / "topics.yaml"
     topics.write_text(topics.read_text().replace("partitions: 6", "partitions: 3", 1))
     (tmp_path / "kafka-acls.sh").unlink()
 
     result = _generator("check", "--dir", str(tmp_path))
 
     assert result.returncode == 1
-    assert "topics.yaml differs" in result.stderr
+    assert "base/topics.yaml differs" in result.stderr
     assert "kafka-acls.sh differs" in result.stderr
     assert "services.yaml" not in result.stderr

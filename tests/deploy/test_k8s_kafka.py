@@ -33,6 +33,7 @@ PUBLISHES = {
 }
 ANSWERS_COMMANDS = {"users", "slots", "bookings"}
 REPLY_PREFIX = "replies."
+GATEWAY_REPLY_TOPIC = REPLY_PREFIX + "gateway"  # services/gateway's reply_to
 
 # (resource type, name, prefix?, operation)
 Acl = tuple[str, str, bool, str]
@@ -141,11 +142,14 @@ def test_keda_may_only_describe_the_consumer_groups_and_their_topics(of_kind: Of
     assert _topics_with(acls, "Describe") == set().union(*CONSUMES.values())
 
 
-def test_the_example_gateway_sends_commands_and_reads_outcomes_only(of_kind: OfKind) -> None:
+def test_the_gateway_sends_commands_reads_outcomes_and_dead_letters_only(
+    of_kind: OfKind,
+) -> None:
     acls = _acls(of_kind("KafkaUser")["coaching-gateway"])
     commands = {spec.name for spec in ALL_TOPICS if spec.kind is TopicKind.COMMANDS}
     outcomes = set().union(*PUBLISHES.values())
-    assert _topics_with(acls, "Write") == commands
+    dead_letters = {dlq(topic) for topic in outcomes} | {dlq(GATEWAY_REPLY_TOPIC)}
+    assert _topics_with(acls, "Write") == commands | dead_letters
     assert _topics_with(acls, "Read") == outcomes | {REPLY_PREFIX}
     assert ("topic", REPLY_PREFIX, True, "Read") in acls
 
@@ -220,16 +224,20 @@ def test_autoscalers_stay_within_the_partition_count(of_kind: OfKind) -> None:
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= DEFAULT_PARTITIONS, name
 
 
-def test_autoscalers_log_in_as_keda_over_tls(of_kind: OfKind) -> None:
+def test_autoscalers_log_in_as_keda_over_tls(
+    of_kind: OfKind, overlay_secrets: dict[str, dict[str, dict[str, str | None]]]
+) -> None:
     [auth] = of_kind("TriggerAuthentication").values()
     refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"]}
     assert set(refs) == {"sasl", "username", "password", "tls", "ca"}
-    keda = of_kind("Secret")[refs["username"]["name"]]["stringData"]
-    assert (keda["sasl"], keda["tls"], keda["username"]) == (
-        "scram_sha512",
-        "enable",
-        "coaching-keda",
-    )
+    for overlay, secrets in overlay_secrets.items():
+        keda = secrets[refs["username"]["name"]]
+        assert (keda["sasl"], keda["tls"], keda["username"]) == (
+            "scram_sha512",
+            "enable",
+            "coaching-keda",
+        ), overlay
+        assert "password" in keda, overlay
     assert refs["ca"]["name"] == "coaching-kafka-cluster-ca-cert"
     for name, scaler in of_kind("ScaledObject").items():
         [trigger] = scaler["spec"]["triggers"]

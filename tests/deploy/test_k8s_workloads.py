@@ -1,6 +1,8 @@
 """What operators rely on in the Kubernetes workloads: probes on the paths and ports the
-services serve, migrations before serving, resources, a locked-down non-root pod, settings
-names the services really read, and secrets that are placeholders, not credentials."""
+services serve, migrations before serving (as the migration role; the service runs as a role
+without DDL), resources, a locked-down non-root pod, settings names the services really read,
+every Secret a pod needs provided by each overlay, and PostgreSQL over verified TLS in
+production."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -33,8 +36,13 @@ UNPREFIXED = {
     "KAFKA_SSL_CAFILE",
     "KAFKA_SSL_CERTFILE",
     "KAFKA_SSL_KEYFILE",
+    # libpq's TLS variables, which asyncpg reads on every connection (docs/deploying.md).
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
 }
-PLACEHOLDER = "CHANGE_ME"
+Secrets = dict[str, dict[str, dict[str, str | None]]]  # overlay -> Secret -> key -> value
+# Strimzi makes this one (the cluster CA); every other Secret comes from the overlays.
+STRIMZI_CA = "coaching-kafka-cluster-ca-cert"
 
 
 def _settings_type(service: str) -> Any:
@@ -74,6 +82,28 @@ def test_each_pod_migrates_its_database_then_serves(of_kind: OfKind) -> None:
         assert migrate["command"] == ["python", "-m", f"coaching_{name}", "migrate"]
         assert _serve_container(pod)["command"] == ["python", "-m", f"coaching_{name}", "serve"]
         assert f"{name.upper()}_DATABASE_URL" in _env(migrate), name
+
+
+def _database_url_key(container: Manifest, service: str) -> str:
+    ref = _env(container)[f"{service.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    return str(ref["key"])
+
+
+def test_migrations_run_as_the_migration_role_and_the_service_as_its_own(
+    of_kind: OfKind, overlay_secrets: Secrets
+) -> None:
+    for name, pod in _pods(of_kind):
+        [migrate] = pod["initContainers"]
+        assert _database_url_key(migrate, name) == "migration-database-url", name
+        assert _database_url_key(_serve_container(pod), name) == "database-url", name
+    # Locally too, the two URLs log in as two roles (deploy/k8s/postgres-roles.sql).
+    for name, _ in _pods(of_kind):
+        secret = overlay_secrets["local"][f"coaching-{name}-credentials"]
+        users = {
+            urlsplit(str(secret[key])).username
+            for key in ("database-url", "migration-database-url")
+        }
+        assert users == {f"coaching_{name}_app", f"coaching_{name}_owner"}, name
 
 
 def test_probes_ask_health_and_ready_on_the_port_the_service_listens_on(
@@ -179,9 +209,9 @@ def test_kafka_client_settings_point_at_the_mounted_cluster_ca(
 
 
 def _container_environment(
-    container: Manifest, config: dict[str, str], of_kind: OfKind
+    container: Manifest, config: dict[str, str], secrets: dict[str, dict[str, str | None]]
 ) -> dict[str, str]:
-    """The environment the container's process sees, secrets resolved from secrets.yaml."""
+    """The environment the container's process sees, secrets resolved from an overlay's."""
     assert container["envFrom"] == [{"configMapRef": {"name": "coaching-config"}}]
     environment = dict(config)
     for item in container["env"]:
@@ -189,12 +219,16 @@ def _container_environment(
             environment[item["name"]] = item["value"]
             continue
         ref = item["valueFrom"]["secretKeyRef"]
-        environment[item["name"]] = of_kind("Secret")[ref["name"]]["stringData"][ref["key"]]
+        environment[item["name"]] = str(secrets[ref["name"]][ref["key"]])
     return environment
 
 
 def test_every_container_reads_settings_that_can_connect(
-    of_kind: OfKind, config: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    of_kind: OfKind,
+    config: dict[str, str],
+    overlay_secrets: Secrets,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     # The settings check the Kafka security combination (and that the CA file exists) when
     # read: a container missing one would crash-loop. The CA stands in for the mounted one.
@@ -202,7 +236,7 @@ def test_every_container_reads_settings_that_can_connect(
     ca_file.write_text("")
     for name, pod in _pods(of_kind):
         for container in pod["containers"] + pod["initContainers"]:
-            environment = _container_environment(container, config, of_kind)
+            environment = _container_environment(container, config, overlay_secrets["local"])
             environment["KAFKA_SSL_CAFILE"] = str(ca_file)
             for variable in list(os.environ):
                 if variable.startswith(("KAFKA_", "DATABASE_URL", "COACHING_", name.upper() + "_")):
@@ -236,13 +270,37 @@ def _secret_refs(of_kind: OfKind) -> Iterator[tuple[str, str, str]]:
                     yield name, ref["name"], ref["key"]
 
 
-def test_every_referenced_secret_key_is_declared(of_kind: OfKind) -> None:
-    secrets = of_kind("Secret")
-    for user in of_kind("KafkaUser").values():
-        ref = user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]
-        assert ref["key"] in secrets[ref["name"]]["stringData"], ref
-    for name, secret, key in _secret_refs(of_kind):
-        assert key in secrets[secret]["stringData"], (name, secret, key)
+def _everything_referring_to_a_secret(documents: list[Manifest]) -> Iterator[tuple[str, str]]:
+    """(Secret, key) for every key an object of the overlay reads; key '' for a volume."""
+    for doc in documents:
+        if doc["kind"] == "KafkaUser":
+            ref = doc["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]
+            yield ref["name"], ref["key"]
+        elif doc["kind"] == "TriggerAuthentication":
+            for ref in doc["spec"]["secretTargetRef"]:
+                yield ref["name"], ref["key"]
+        elif doc["kind"] == "Deployment":
+            pod = doc["spec"]["template"]["spec"]
+            for container in pod["containers"] + pod["initContainers"]:
+                for item in container.get("env", []):
+                    ref = item.get("valueFrom", {}).get("secretKeyRef")
+                    if ref:
+                        yield ref["name"], ref["key"]
+            for volume in pod["volumes"]:
+                if "secret" in volume:
+                    yield volume["secret"]["secretName"], ""
+
+
+def test_each_overlay_provides_every_secret_key_its_objects_read(
+    rendered: dict[str, list[Manifest]], overlay_secrets: Secrets
+) -> None:
+    for overlay, documents in rendered.items():
+        secrets = overlay_secrets[overlay]
+        for secret, key in _everything_referring_to_a_secret(documents):
+            if secret == STRIMZI_CA:
+                continue
+            assert secret in secrets, (overlay, secret)
+            assert not key or key in secrets[secret], (overlay, secret, key)
 
 
 def test_a_pod_reads_only_its_own_secret(of_kind: OfKind) -> None:
@@ -250,14 +308,37 @@ def test_a_pod_reads_only_its_own_secret(of_kind: OfKind) -> None:
         assert secret == f"coaching-{name}-credentials", name
 
 
-def test_secrets_hold_placeholders_not_credentials(of_kind: OfKind) -> None:
-    for name, secret in of_kind("Secret").items():
-        data = secret["stringData"]
-        assert "data" not in secret, f"{name}: base64 would hide a real value from review"
-        assert PLACEHOLDER in data["password"], name
-        if "database-url" in data:
-            service = name.removeprefix("coaching-").removesuffix("-credentials")
-            url = data["database-url"]
-            assert url.startswith("postgresql+asyncpg://"), name
-            assert PLACEHOLDER in url, name
-            assert re.search(rf"/coaching_{service}$", url), f"{name}: not its own database"
+def test_local_secrets_are_development_values_for_each_services_own_database(
+    overlay_secrets: Secrets,
+) -> None:
+    for name, secret in overlay_secrets["local"].items():
+        assert str(secret["password"]).startswith("local-"), name
+        service = name.removeprefix("coaching-").removesuffix("-credentials")
+        for key in ("database-url", "migration-database-url"):
+            if key in secret:
+                url = str(secret[key])
+                assert url.startswith("postgresql+asyncpg://"), (name, key)
+                assert urlsplit(url).password == "local", (name, key)
+                assert re.search(rf"/coaching_{service}$", url), f"{name}: not its own database"
+
+
+def test_production_connects_to_postgresql_over_verified_tls(
+    rendered: dict[str, list[Manifest]], overlay_secrets: Secrets
+) -> None:
+    documents = rendered["production"]
+    data = {d["metadata"]["name"]: d for d in documents if d["kind"] == "ConfigMap"}
+    config = data["coaching-config"]["data"]
+    # verify-full: the server's certificate must chain to the CA and name the host.
+    assert config["PGSSLMODE"] == "verify-full"
+    ca_dir, _, ca_file = config["PGSSLROOTCERT"].rpartition("/")
+    for deployment in (d for d in documents if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        for container in pod["containers"] + pod["initContainers"]:
+            assert container["envFrom"] == [{"configMapRef": {"name": "coaching-config"}}]
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            secret = volumes[mounts[ca_dir]]["secret"]["secretName"]
+            assert ca_file in overlay_secrets["production"][secret], secret
+    # Locally, asyncpg's default: a development server needs no certificate.
+    local = {d["metadata"]["name"]: d for d in rendered["local"] if d["kind"] == "ConfigMap"}
+    assert "PGSSLMODE" not in local["coaching-config"]["data"]

@@ -28,11 +28,15 @@ from prometheus_client import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coaching_contracts.events import CommandRejected
 from coaching_contracts.registry import model_for
 
 log = logging.getLogger(__name__)
 _SCRAPE_TIMEOUT_S = 2.0
 
+# Which service exported a sample. Not `service`: Prometheus Operator's ServiceMonitor sets
+# that target label to the Kubernetes Service's name, and would rename ours `exported_service`.
+SERVICE_LABEL = "coaching_service"
 # A source of state gauges, read at scrape time with the service's engine.
 Gauges = Callable[[AsyncEngine], Awaitable[Mapping[str, float]]]
 
@@ -40,37 +44,39 @@ HANDLED = Counter(
     "coaching_messages_handled_total",
     "Consumed messages by type and outcome: applied, rejected, duplicate, dead_lettered, "
     "skipped (an event type this service does not handle)",
-    ["service", "topic", "type", "outcome"],
+    [SERVICE_LABEL, "topic", "type", "outcome"],
 )
 HANDLING_SECONDS = Histogram(
     "coaching_message_handling_seconds",
     "Time in a message's handler (inside its batch's transaction)",
-    ["service", "type"],
+    [SERVICE_LABEL, "type"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 REJECTIONS = Counter(
     "coaching_command_rejections_total",
-    "Commands answered coaching.command.rejected.v1, by rejection code",
-    ["service", "type", "code"],
+    f"Commands answered {CommandRejected.TYPE}, by rejection code",
+    [SERVICE_LABEL, "type", "code"],
 )
 DEAD_LETTERS = Counter(
     "coaching_dead_letters_total",
     "Records dead-lettered, by reason",
-    ["service", "topic", "reason"],
+    [SERVICE_LABEL, "topic", "reason"],
 )
 BATCH_RECORDS = Histogram(
     "coaching_consumer_batch_records",
     "Records handled per consumer transaction",
-    ["service"],
+    [SERVICE_LABEL],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
-OUTBOX_PUBLISHED = Counter("coaching_outbox_published_total", "Outbox rows published", ["service"])
+OUTBOX_PUBLISHED = Counter(
+    "coaching_outbox_published_total", "Outbox rows published", [SERVICE_LABEL]
+)
 OUTBOX_PARKED_TOTAL = Counter(
-    "coaching_outbox_parked_total", "Outbox rows Kafka can never accept, parked", ["service"]
+    "coaching_outbox_parked_total", "Outbox rows Kafka can never accept, parked", [SERVICE_LABEL]
 )
 # State read at scrape time; a source returns values by these names.
 STATE_GAUGES = {
-    name: Gauge(f"coaching_{name}", help_text, ["service"])
+    name: Gauge(f"coaching_{name}", help_text, [SERVICE_LABEL])
     for name, help_text in {
         "consumer_lag_records": "Records not yet consumed on this replica's partitions",
         "outbox_backlog_rows": "Outbox rows waiting to be published",
@@ -139,14 +145,12 @@ def dead_lettered(service: str, topic: str, reason: str) -> None:
 async def scrape(
     service: str,
     sources: list[Gauges],
-    engine: AsyncEngine | None,
+    engine: AsyncEngine,
     registry: CollectorRegistry = REGISTRY,
 ) -> bytes:
     """Refresh the state gauges from every source (a failing one is left at its last value:
     a scrape must answer while the database is down), then render the registry."""
     for source in sources:
-        if engine is None:
-            break
         try:
             values = await asyncio.wait_for(source(engine), _SCRAPE_TIMEOUT_S)
         except Exception as exc:
@@ -157,12 +161,10 @@ async def scrape(
     return generate_latest(registry)
 
 
-def metrics_route(
-    service: str, sources: list[Gauges], engine: Callable[[], AsyncEngine | None]
-) -> tuple[str, Any]:
+def metrics_route(service: str, sources: list[Gauges], engine: AsyncEngine) -> tuple[str, Any]:
     @get
     async def metrics(scope: Any) -> AsgiResponse:
-        body = await scrape(service, sources, engine())
+        body = await scrape(service, sources, engine)
         return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
     return ("/metrics", metrics)
@@ -185,10 +187,10 @@ OUTBOX_BLOCKED_ROWS = Gauge(
     "coaching_outbox_blocked_rows",
     "Event rows of the outbox the relay's last attempt could not publish; nothing behind them "
     "is published until they pass (0: the event lane flows)",
-    ["service"],
+    [SERVICE_LABEL],
 )
 OUTBOX_BLOCKED_SECONDS = Gauge(
     "coaching_outbox_blocked_seconds",
     "How long the outbox relay's event lane has been stuck at its oldest row (0: it flows)",
-    ["service"],
+    [SERVICE_LABEL],
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,6 +103,22 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _check_kafka_auth(self) -> ServiceSettings:
         self.kafka_auth  # noqa: B018  (a combination that cannot work fails here, at start)
+        return self
+
+    @model_validator(mode="after")
+    def _check_database_tls(self) -> ServiceSettings:
+        """TLS options in the URL reach only one of the two ways the service connects: the
+        engine passes the URL's query to `asyncpg.connect` as arguments (`sslmode` is not one:
+        every connection fails), the outbox relay hands the URL to asyncpg as a DSN (`ssl`
+        there becomes a server setting, and TLS stays at asyncpg's default). libpq's
+        variables reach both: asyncpg reads them on every connection."""
+        query = parse_qs(urlsplit(self.database_url).query)
+        if any(name.startswith("ssl") or name == "direct_tls" for name in query):
+            prefix = str(self.model_config.get("env_prefix", ""))
+            raise ValueError(
+                f"{prefix}DATABASE_URL: set PostgreSQL TLS with PGSSLMODE and PGSSLROOTCERT "
+                "(PGSSLCERT, PGSSLKEY), not in the URL's query (docs/deploying.md)"
+            )
         return self
 
     @property

@@ -4,13 +4,19 @@ A consumed message's `traceparent` (W3C Trace Context) is the parent of the span
 runs in; every message the handler emits carries that span's context in its own
 `traceparent`. So a command published with a trace, and everything it causes across the
 services (the saga's events, the stats snapshot), share one trace id. A message without one
-starts a new trace. Exporting spans is the deployment's choice: with no exporter configured
-they only name the context; `OTEL_TRACES_EXPORTER=console` prints them.
+starts a new trace. Exporting spans is the deployment's choice, made with OpenTelemetry's
+standard variables: `OTEL_TRACES_EXPORTER=otlp` ships them over OTLP (HTTP/protobuf, to
+`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, with the other
+`OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` settings), `console` prints them, both may be given
+(`otlp,console`). Unset or `none`: nothing is exported (unlike the SDK's own default, `otlp`,
+so that a service nobody asked to trace pays nothing for it).
 
 Without an exporter a span is only a context to pass on, so it is made without the SDK: a
 new span id under the parent's trace (or a new trace), as a non-recording span. The SDK's
 span (attributes, events, timing, processors) cost more than the rest of a handler's
-bookkeeping, for nothing anyone could read.
+bookkeeping, for nothing anyone could read. Only when spans are exported do they carry the
+messaging attributes (`messaging_attributes`), and does every PostgreSQL statement get a span
+of its own (asyncpg's instrumentation, which sees SQLAlchemy's statements too).
 """
 
 from __future__ import annotations
@@ -22,8 +28,13 @@ from collections.abc import Iterator, Mapping
 
 from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -35,17 +46,70 @@ _tracer = trace.get_tracer("coaching_kit")
 _recording = False
 
 
+class TracingConfigError(ValueError):
+    """An OTEL_* setting this service cannot honour; raised at start, naming it."""
+
+
+def span_processors() -> list[SpanProcessor]:
+    """What OTEL_TRACES_EXPORTER asks for; empty when nothing is exported."""
+    names = [n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "").split(",")]
+    processors: list[SpanProcessor] = []
+    for name in filter(None, names):
+        if name == "otlp":
+            processors.append(BatchSpanProcessor(_otlp_exporter()))
+        elif name == "console":
+            processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
+        elif name != "none":
+            raise TracingConfigError(f"OTEL_TRACES_EXPORTER: {name!r} is not otlp, console or none")
+    return processors
+
+
+def _otlp_exporter() -> SpanExporter:
+    # Imported only here: a service that exports nothing never loads protobuf and friends.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"
+    )
+    if protocol != "http/protobuf":
+        raise TracingConfigError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not supported, use http/protobuf"
+        )
+    return OTLPSpanExporter()  # endpoint, headers, timeout, ... from OTEL_EXPORTER_OTLP_*
+
+
 def configure_tracing(service: str) -> None:
     """Install the SDK's tracer provider (once per process) when spans are exported."""
     global _recording
-    if os.environ.get("OTEL_TRACES_EXPORTER") != "console":
+    processors = span_processors()
+    if not processors:
         return
     _recording = True
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    name = os.environ.get("OTEL_SERVICE_NAME") or service
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    for processor in processors:
+        provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+
+
+def messaging_attributes(topic: str, message_id: str) -> dict[str, str] | None:
+    """OpenTelemetry's messaging attributes of a consumed record's span, when spans are
+    exported (otherwise nothing reads them: None, at the cost of one call). `messaging.
+    operation.type` is the current name of the older `messaging.operation`."""
+    if not _recording:
+        return None
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": topic,
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.message.id": message_id,
+    }
 
 
 def parent_from(traceparent: str | None, tracestate: str | None) -> context.Context:
