@@ -11,8 +11,8 @@ from coaching_bookings.gauges import auto_completion_lag
 from coaching_bookings.subscribers import (
     command_handlers,
     complete_ended_bookings,
-    slots_events,
-    users_events,
+    slots_event_handlers,
+    users_event_handlers,
 )
 from coaching_kit.jobs import every, in_transaction
 from coaching_kit.logs import configure_logging
@@ -37,7 +37,7 @@ async def auto_complete(engine: AsyncEngine) -> None:
 
 service = Service(
     settings,
-    [command_handlers(settings.policy), users_events, slots_events],
+    [command_handlers(settings.policy), users_event_handlers, slots_event_handlers],
     background=[auto_complete],
     gauges=[auto_completion_lag(settings.policy.completion_grace)],
 )

@@ -1,4 +1,4 @@
-"""The bookings service's tables (its own database; kit adds outbox, inbox, user_directory)."""
+"""The bookings service's tables (its own database; kit adds its own and the user directory)."""
 
 from __future__ import annotations
 
@@ -43,10 +43,8 @@ bookings = Table(
     Column("completed_at", DateTime(timezone=True), nullable=True),
     Column("rejection_code", String(32), nullable=True),
     Column("rejection_message", Text, nullable=True),
-    # The request's envelope, for the saga's final outcome and auto-completion's events.
+    # The request's correlation, which auto-completion's events continue.
     Column("correlation_id", String(300), nullable=False),
-    Column("reply_to", String(249), nullable=True),
-    Column("reply_correlation_id", String(300), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint(
@@ -96,4 +94,3 @@ call_reviews = Table(
     # At most one review per booking, decided by the database, race-free.
     UniqueConstraint("booking_id"),
 )
-REVIEW_PER_BOOKING = "uq_call_reviews_booking_id"

@@ -5,8 +5,12 @@ READ COMMITTED a second concurrent UPDATE of the row waits for the first to comm
 re-checks the guard against the new row and matches nothing: of two concurrent transitions
 exactly one wins, without SERIALIZABLE and without a lock held across reads.
 
-The statements every booking runs (request, read, confirm, reject) and auto-completion's are
-plain SQL on the driver (kit's `driver_of`); the rest is SQLAlchemy Core.
+A confirmation (the slot is ours) is decided by its statement alone, as the slots service's
+reservation is: still PENDING, the slot it asked for, no other booking holding that slot. Only
+the bookings it did not confirm are read, for the domain to say why (`bookings.confirm`).
+
+The statements every booking runs (request, confirm, reject) and auto-completion's are plain
+SQL on the driver (kit's `driver_of`); the rest is SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from coaching_bookings.db import HOLDS_SLOT, bookings, call_reviews
 from coaching_bookings.domain.bookings import (
     Booking,
     BookingStatus,
+    Session,
     Side,
     SlotAlreadyBookedError,
 )
@@ -53,7 +58,12 @@ _COMPLETE_ENDED = (
     + ", ".join(f"bookings.{name}" for name in _COLUMNS)
 )
 _SLOT_HELD = f"SELECT EXISTS (SELECT 1 FROM bookings WHERE slot_id = $1 AND {HOLDS_SLOT})"
-_GET_ALL = f"SELECT {_LIST} FROM bookings WHERE id = ANY($1::uuid[])"
+# Bookings with the other booking, if any, that holds the slot each asked for.
+_GET_ALL_WITH_SLOT_HOLDERS = (
+    f"SELECT {_LIST}, (SELECT held.id FROM bookings held WHERE held.slot_id = bookings.slot_id "
+    f"AND held.{HOLDS_SLOT} AND held.id <> bookings.id LIMIT 1) AS slot_holder "
+    "FROM bookings WHERE id = ANY($1::uuid[])"
+)
 # Column types for unnest, from the table itself (one place for the schema).
 _DIALECT = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 _TYPES = tuple(column.type.compile(dialect=_DIALECT).lower() for column in bookings.c)
@@ -62,22 +72,23 @@ _ADD_ALL = (
     + ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(_TYPES, start=1))
     + ") ON CONFLICT (id) DO NOTHING RETURNING id"
 )
-# What `bookings.confirm` changes, for many bookings at once, with _CONFIRM's guard; of two
-# bookings of one slot in the same statement only the first is tried (the guard cannot see
-# a row the statement itself changes).
+# What `bookings.confirm` decides, for many bookings at once, with _CONFIRM's guard: still
+# PENDING, the slot it asked for, no other booking holding it. Of two confirmations of one
+# slot in the same statement only the first is tried (the guard cannot see a row the
+# statement itself changes).
 _CONFIRM_ALL = f"""
     WITH c AS (
         SELECT DISTINCT ON (slot_id) *
-        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[],
-                    $6::timestamptz[]) WITH ORDINALITY
-            AS c(id, slot_id, coach_id, start_time, end_time, updated_at, n)
+        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[])
+            WITH ORDINALITY AS c(id, slot_id, coach_id, start_time, end_time, n)
         ORDER BY slot_id, n)
-    UPDATE bookings SET status = $7, coach_id = c.coach_id, start_time = c.start_time,
-        end_time = c.end_time, updated_at = c.updated_at
+    UPDATE bookings SET status = $6, coach_id = c.coach_id, start_time = c.start_time,
+        end_time = c.end_time, updated_at = $8
     FROM c
-    WHERE bookings.id = c.id AND bookings.status = $8 AND NOT EXISTS (
-        SELECT 1 FROM bookings held WHERE held.slot_id = bookings.slot_id
-        AND held.{HOLDS_SLOT} AND held.id <> bookings.id)
+    WHERE bookings.id = c.id AND bookings.status = $7 AND bookings.slot_id = c.slot_id
+        AND NOT EXISTS (
+            SELECT 1 FROM bookings held WHERE held.slot_id = bookings.slot_id
+            AND held.{HOLDS_SLOT} AND held.id <> bookings.id)
     RETURNING {", ".join(f"bookings.{name}" for name in _COLUMNS)}
 """
 
@@ -93,23 +104,22 @@ class SqlBookingRepository:
         rows = await (await driver_of(self.conn)).fetch(_ADD_ALL, *map(list, columns))
         return {row["id"] for row in rows}
 
-    async def get_all(self, booking_ids: set[uuid.UUID]) -> dict[uuid.UUID, Booking]:
-        rows = await (await driver_of(self.conn)).fetch(_GET_ALL, list(booking_ids))
-        return {row["id"]: _booking(row) for row in rows}
+    async def get_all_with_slot_holders(
+        self, booking_ids: set[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[Booking, uuid.UUID | None]]:
+        """The bookings, each with the other booking holding its slot (None: nobody)."""
+        driver = await driver_of(self.conn)
+        rows = await driver.fetch(_GET_ALL_WITH_SLOT_HOLDERS, list(booking_ids))
+        return {row["id"]: (_booking(row), row["slot_holder"]) for row in rows}
 
-    async def confirm_all(self, confirmed: list[Booking]) -> dict[uuid.UUID, Booking]:
-        """Store confirmed bookings (distinct ids) that are still PENDING and whose slot no
-        other booking holds, in one statement; those stored, by id."""
-        columns = zip(
-            *(
-                (b.id, b.slot_id, b.coach_id, b.start_time, b.end_time, b.updated_at)
-                for b in confirmed
-            ),
-            strict=True,
-        )
+    async def confirm_all(self, sessions: list[Session], now: datetime) -> dict[uuid.UUID, Booking]:
+        """Confirm, in one statement, each booking still PENDING for the session's slot that
+        no other booking holds (in order: per slot only the first is tried); those confirmed,
+        by id."""
+        columns = zip(*sessions, strict=True)
         active, pending = BookingStatus.ACTIVE.value, BookingStatus.PENDING.value
         driver = await driver_of(self.conn)
-        rows = await driver.fetch(_CONFIRM_ALL, *map(list, columns), active, pending)
+        rows = await driver.fetch(_CONFIRM_ALL, *map(list, columns), active, pending, now)
         return {row["id"]: _booking(row) for row in rows}
 
     async def get(self, booking_id: uuid.UUID) -> Booking | None:
@@ -187,8 +197,6 @@ def _row(booking: Booking) -> dict[str, Any]:
         "rejection_code": booking.rejection_code,
         "rejection_message": booking.rejection_message,
         "correlation_id": booking.correlation_id,
-        "reply_to": booking.reply_to,
-        "reply_correlation_id": booking.reply_correlation_id,
         "created_at": booking.created_at,
         "updated_at": booking.updated_at,
     }
@@ -212,8 +220,6 @@ def _booking(row: Any) -> Booking:
         rejection_code=m["rejection_code"],
         rejection_message=m["rejection_message"],
         correlation_id=m["correlation_id"],
-        reply_to=m["reply_to"],
-        reply_correlation_id=m["reply_correlation_id"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
     )

@@ -1,4 +1,4 @@
-"""Use cases of the bookings service: one async function per command, saga reply and job."""
+"""Use cases of the bookings service: one async function per command, slots answer and job."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from coaching_bookings import messages
 from coaching_bookings.domain import bookings, lifecycle, reviews
-from coaching_bookings.domain.bookings import Booking, BookingStatus
-from coaching_contracts.base import WireModel
+from coaching_bookings.domain.bookings import Booking, BookingStatus, Session
 from coaching_contracts.commands import (
     CancelBooking,
     CompleteBooking,
@@ -23,7 +22,10 @@ from coaching_contracts.commands import (
 from coaching_contracts.events import (
     BookingCancelled,
     BookingCompleted,
+    BookingConfirmed,
     BookingNoShow,
+    BookingRejected,
+    BookingRequested,
     ReviewSubmitted,
     SlotReservationRejected,
     SlotReserved,
@@ -34,8 +36,12 @@ from coaching_kit.rejections import CommandRejectedError
 class BookingRepository(Protocol):
     async def add_all(self, new: list[Booking]) -> set[uuid.UUID]: ...
     async def get(self, booking_id: uuid.UUID) -> Booking | None: ...
-    async def get_all(self, booking_ids: set[uuid.UUID]) -> dict[uuid.UUID, Booking]: ...
-    async def confirm_all(self, confirmed: list[Booking]) -> dict[uuid.UUID, Booking]: ...
+    async def get_all_with_slot_holders(
+        self, booking_ids: set[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[Booking, uuid.UUID | None]]: ...
+    async def confirm_all(
+        self, sessions: list[Session], now: datetime
+    ) -> dict[uuid.UUID, Booking]: ...
     async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None: ...
     async def confirm(self, booking: Booking) -> Booking | None: ...
     async def complete_ended(
@@ -53,7 +59,7 @@ class UserDirectory(Protocol):
 
 class UnitOfWork(Protocol):
     """What the use cases need; the consumer (or the job) owns the transaction around them,
-    and the events they publish commit with their writes (the outbox)."""
+    and sends the events they return with their writes (the outbox)."""
 
     @property
     def bookings(self) -> BookingRepository: ...
@@ -62,140 +68,139 @@ class UnitOfWork(Protocol):
     @property
     def users(self) -> UserDirectory: ...
 
-    def publish(self, event: WireModel, *, correlation_id: str | None = None) -> None:
-        """Queue an event on its topic (a job names the correlation it continues)."""
-
-    def answer(self, event: WireModel, booking: Booking) -> None:
-        """Publish the booking request's final outcome, also to the caller's reply topic."""
-
 
 @dataclass(frozen=True)
 class BookingRequest:
-    """One CreateBooking of a run, with what its handler derived: its id and its caller;
-    `uow` publishes what this command causes."""
+    """One CreateBooking of a run, with what its handler derived: the booking's id and the
+    correlation the booking's later events continue."""
 
-    uow: UnitOfWork
     cmd: CreateBooking
     booking_id: uuid.UUID
-    caller: bookings.Caller
+    correlation_id: str
 
 
 async def create_booking(
-    uow: UnitOfWork,
-    cmd: CreateBooking,
-    booking_id: uuid.UUID,
-    caller: bookings.Caller,
-    now: datetime,
-) -> None:
+    uow: UnitOfWork, request: BookingRequest, now: datetime
+) -> BookingRequested:
     """One request: a run of one (raises its rejection)."""
-    (refused,) = await create_bookings([BookingRequest(uow, cmd, booking_id, caller)], now)
-    if refused is not None:
-        raise refused
+    (answer,) = await create_bookings(uow, [request], now)
+    if isinstance(answer, CommandRejectedError):
+        raise answer
+    return answer
 
 
 async def create_bookings(
-    requests: Sequence[BookingRequest], now: datetime
-) -> list[CommandRejectedError | None]:
+    uow: UnitOfWork, requests: Sequence[BookingRequest], now: datetime
+) -> list[BookingRequested | CommandRejectedError]:
     """Saga step 1, for a run of commands in order: each request is PENDING until the slots
-    service answers, and the command's outcome (confirmed or rejected) is published when that
-    answer arrives. Returns each command's rejection, if any; a rejected one wrote nothing."""
-    first = requests[0].uow
-    roles = await first.users.roles_of({r.cmd.student_id for r in requests})
-    refusals: list[CommandRejectedError | None] = [None] * len(requests)
-    accepted: list[tuple[int, Booking]] = []
-    for n, r in enumerate(requests):
+    service answers, and the command's outcome (confirmed or rejected) is the event that
+    answer causes. Per command, the request's event or its rejection (it wrote nothing)."""
+    roles = await uow.users.roles_of({r.cmd.student_id for r in requests})
+    answers: list[BookingRequested | CommandRejectedError] = []
+    accepted: list[Booking] = []
+    for r in requests:
         try:
             booking = bookings.request(
                 booking_id=r.booking_id,
                 slot_id=r.cmd.slot_id,
                 student_id=r.cmd.student_id,
                 student_role=roles.get(r.cmd.student_id),
-                caller=r.caller,
+                correlation_id=r.correlation_id,
                 now=now,
             )
         except CommandRejectedError as refused:
-            refusals[n] = refused
+            answers.append(refused)
             continue
-        accepted.append((n, booking))
-    added = await first.bookings.add_all([b for _, b in accepted]) if accepted else set()
-    for n, booking in accepted:
-        if booking.id not in added:  # taken before, or by an earlier command of the run
-            refusals[n] = bookings.BookingIdTakenError(f"booking {booking.id} already exists")
+        accepted.append(booking)
+        answers.append(messages.booking_requested(booking))
+    added = await uow.bookings.add_all(accepted) if accepted else set()
+    for n, answer in enumerate(answers):
+        if isinstance(answer, CommandRejectedError):
             continue
-        added.discard(booking.id)
-        requests[n].uow.publish(messages.booking_requested(booking))
-    return refusals
+        if answer.booking_id not in added:  # taken before, or by an earlier command of the run
+            answers[n] = bookings.BookingIdTakenError(f"booking {answer.booking_id} already exists")
+            continue
+        added.discard(answer.booking_id)
+    return answers
 
 
-async def confirm_booking(uow: UnitOfWork, event: SlotReserved, now: datetime) -> None:
-    """One answer: a run of one (raises its rejection)."""
-    (refused,) = await confirm_bookings([(uow, event)], now)
-    if refused is not None:
-        raise refused
+# What a slots service's answer causes: the request's outcome, a refusal, or nothing.
+Confirmation: TypeAlias = BookingConfirmed | BookingRejected | CommandRejectedError | None
+
+
+async def confirm_booking(uow: UnitOfWork, event: SlotReserved, now: datetime) -> Confirmation:
+    """One answer: a run of one."""
+    (answer,) = await confirm_bookings(uow, [event], now)
+    return answer
 
 
 async def confirm_bookings(
-    answers: Sequence[tuple[UnitOfWork, SlotReserved]], now: datetime
-) -> list[CommandRejectedError | None]:
-    """Saga step 3, for a run of the slots service's answers: the slot is ours. A reply for
-    a booking already settled changes nothing: reserving is idempotent on the slots side,
-    so the same answer may come twice. One read and one guarded write for the run; a booking
-    the guard refused (its slot held by another) is judged alone."""
-    repository = answers[0][0].bookings
-    stored = await repository.get_all({event.booking_id for _, event in answers})
-    planned: dict[uuid.UUID, Booking] = {}
-    refusals: list[CommandRejectedError | None] = []
-    for _, event in answers:
-        refusals.append(None)
-        booking = planned.get(event.booking_id) or stored.get(event.booking_id)
-        if booking is None or booking.status is not BookingStatus.PENDING:
-            continue
-        try:
-            planned[booking.id] = _confirmed(booking, event, now)
-        except CommandRejectedError as refused:
-            refusals[-1] = refused
-    written = await repository.confirm_all(list(planned.values())) if planned else {}
-    for uow, event in answers:
-        if planned.pop(event.booking_id, None) is None:
-            continue  # settled before, or by an earlier answer of the run
-        if event.booking_id in written:
-            confirmed = written[event.booking_id]
-            uow.answer(messages.booking_confirmed(confirmed), confirmed)
+    uow: UnitOfWork, answers: Sequence[SlotReserved], now: datetime
+) -> list[Confirmation]:
+    """Saga step 3, for a run of the slots service's answers: the slot is ours. One guarded
+    statement decides for the run (the repository's docstring); the domain's rule then says
+    why each booking it left alone was not confirmed, read in one more statement only when
+    there are such. An answer for a booking already settled changes nothing: reserving is
+    idempotent on the slots side, so the same answer may come twice. Per answer, the
+    booking request's outcome, if this answer settled it."""
+    sessions = [_session(event) for event in answers]
+    confirmed = await uow.bookings.confirm_all(sessions, now)
+    missed = {event.booking_id for event in answers} - confirmed.keys()
+    current = await uow.bookings.get_all_with_slot_holders(missed) if missed else {}
+    outcomes: list[Confirmation] = []
+    settled: set[uuid.UUID] = set()
+    for session in sessions:
+        if session.booking_id in settled:
+            outcomes.append(None)  # a second copy of an answer in this run
+        elif session.booking_id in confirmed:
+            outcomes.append(messages.booking_confirmed(confirmed[session.booking_id]))
         else:
-            await _confirm_alone(uow, event, now)
-    return refusals
+            outcomes.append(
+                await _not_confirmed(uow, current.get(session.booking_id), session, now)
+            )
+        settled.add(session.booking_id)
+    return outcomes
 
 
-def _confirmed(booking: Booking, event: SlotReserved, now: datetime) -> Booking:
-    return bookings.confirm(
-        booking,
-        slot_id=event.slot_id,
-        coach_id=event.coach_id,
-        start_time=event.start_time,
-        end_time=event.end_time,
-        now=now,
+def _session(event: SlotReserved) -> Session:
+    return Session(
+        event.booking_id, event.slot_id, event.coach_id, event.start_time, event.end_time
     )
 
 
-async def _confirm_alone(uow: UnitOfWork, event: SlotReserved, now: datetime) -> None:
-    booking = await uow.bookings.get(event.booking_id)
-    if booking is None or booking.status is not BookingStatus.PENDING:
-        return
+async def _not_confirmed(
+    uow: UnitOfWork,
+    found: tuple[Booking, uuid.UUID | None] | None,
+    session: Session,
+    now: datetime,
+) -> Confirmation:
+    """A booking the guarded confirmation left alone: unknown or settled before (nothing to
+    do), its slot held by another booking (the request ends rejected), an answer that does
+    not fit it (refused), or free when read (only an earlier answer of the run for the same
+    slot kept it out): then confirmed alone."""
+    if found is None or found[0].status is not BookingStatus.PENDING:
+        return None
+    booking, holder = found
     try:
-        stored = await uow.bookings.confirm(_confirmed(booking, event, now))
+        stored = await uow.bookings.confirm(
+            bookings.confirm(booking, session, slot_holder=holder, now=now)
+        )
     except bookings.SlotAlreadyBookedError as taken:
-        await _reject(uow, booking, taken.code, taken.message, now)
-        return
-    if stored is not None:
-        uow.answer(messages.booking_confirmed(stored), stored)
+        return await _reject(uow, booking, taken.code, taken.message, now)
+    except CommandRejectedError as refused:
+        return refused
+    return messages.booking_confirmed(stored) if stored is not None else None
 
 
-async def reject_booking(uow: UnitOfWork, event: SlotReservationRejected, now: datetime) -> None:
-    """Saga step 3, the other answer: the request ends REJECTED with the slots service's code."""
+async def reject_booking(
+    uow: UnitOfWork, event: SlotReservationRejected, now: datetime
+) -> BookingRejected | None:
+    """Saga step 3, the other answer: the request ends REJECTED with the slots service's
+    code; its outcome, unless the request was settled before."""
     booking = await uow.bookings.get(event.booking_id)
     if booking is None or booking.status is not BookingStatus.PENDING:
-        return
-    await _reject(uow, booking, str(event.code), event.message, now)
+        return None
+    return await _reject(uow, booking, str(event.code), event.message, now)
 
 
 async def cancel_booking(
@@ -238,16 +243,14 @@ async def submit_review(
 
 async def complete_ended_bookings(
     uow: UnitOfWork, policy: lifecycle.Policy, batch: int, now: datetime
-) -> int:
-    """One step of auto-completion; returns how many bookings it completed. Whatever ended
-    while no replica ran is simply due now: catching up needs no bookkeeping."""
+) -> list[tuple[BookingCompleted, str]]:
+    """One step of auto-completion: each completed booking's event, with the correlation it
+    continues (no command caused it: the booking's own). Whatever ended while no replica ran
+    is simply due now: catching up needs no bookkeeping."""
     completed = await uow.bookings.complete_ended(
         ended_by=policy.ended_by(now), now=now, limit=batch
     )
-    for booking in completed:
-        # No command caused it: the event continues the booking's own correlation.
-        uow.publish(messages.booking_completed(booking), correlation_id=booking.correlation_id)
-    return len(completed)
+    return [(messages.booking_completed(b), b.correlation_id) for b in completed]
 
 
 async def _get(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:
@@ -260,22 +263,21 @@ async def _get(uow: UnitOfWork, booking_id: uuid.UUID) -> Booking:
 async def _transition(
     uow: UnitOfWork, booking_id: uuid.UUID, change: Callable[[Booking], Booking]
 ) -> Booking:
-    """Apply a change of an ACTIVE booking with one guarded update."""
+    """Apply a change of an ACTIVE booking with one guarded update. Every change requires
+    ACTIVE, and the rest of its rules hold whatever the status: so when the guard matches
+    nothing, a concurrent command moved the booking on after it was read, and that is the
+    reason."""
     stored = await uow.bookings.update(
         change(await _get(uow, booking_id)), expected=BookingStatus.ACTIVE
     )
     if stored is None:
-        # A concurrent command moved the booking on after we read it. Judged against the
-        # state it left, this command fails with that state's reason.
-        change(await _get(uow, booking_id))
         raise lifecycle.BookingNotActiveError(f"booking {booking_id} changed concurrently")
     return stored
 
 
 async def _reject(
     uow: UnitOfWork, booking: Booking, code: str, message: str, now: datetime
-) -> None:
+) -> BookingRejected | None:
     rejected = bookings.reject(booking, code=code, message=message, now=now)
     stored = await uow.bookings.update(rejected, expected=BookingStatus.PENDING)
-    if stored is not None:
-        uow.answer(messages.booking_rejected(stored), stored)
+    return messages.booking_rejected(stored) if stored is not None else None

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from coaching_bookings.domain import bookings, lifecycle, reviews
-from coaching_bookings.domain.bookings import Booking, BookingStatus, Caller, Side
+from coaching_bookings.domain.bookings import Booking, BookingStatus, Session, Side
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 STUDENT, COACH, STRANGER = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -21,22 +21,20 @@ def pending() -> Booking:
         slot_id=uuid.uuid4(),
         student_id=STUDENT,
         student_role="STUDENT",
-        caller=Caller("corr-1", "replies", "req-1"),
+        correlation_id="corr-1",
         now=NOW - timedelta(days=1),
     )
 
 
+def session(booking: Booking, start: datetime = NOW, slot_id: uuid.UUID | None = None) -> Session:
+    slot = slot_id or booking.slot_id
+    return Session(booking.id, slot, COACH, start, start + timedelta(hours=1))
+
+
 def active(starts_in: timedelta = timedelta(hours=2)) -> Booking:
     booking = pending()
-    start = NOW + starts_in
-    return bookings.confirm(
-        booking,
-        slot_id=booking.slot_id,
-        coach_id=COACH,
-        start_time=start,
-        end_time=start + timedelta(hours=1),
-        now=NOW - timedelta(hours=23),
-    )
+    reserved = session(booking, NOW + starts_in)
+    return bookings.confirm(booking, reserved, slot_holder=None, now=NOW - timedelta(hours=23))
 
 
 def started() -> Booking:
@@ -62,14 +60,10 @@ def in_status(status: BookingStatus) -> Booking:
 # --- the saga: request, confirm, reject ---------------------------------------------------
 
 
-def test_a_students_request_is_pending_and_remembers_where_its_outcome_goes():
+def test_a_students_request_is_pending_and_keeps_its_correlation_for_later_events():
     booking = pending()
     assert booking.status is BookingStatus.PENDING
-    assert (booking.correlation_id, booking.reply_to, booking.reply_correlation_id) == (
-        "corr-1",
-        "replies",
-        "req-1",
-    )
+    assert booking.correlation_id == "corr-1"
     assert (booking.coach_id, booking.start_time) == (None, None)
 
 
@@ -80,7 +74,7 @@ def test_an_unknown_student_cannot_book():
             slot_id=uuid.uuid4(),
             student_id=STUDENT,
             student_role=None,
-            caller=Caller("c"),
+            correlation_id="c",
             now=NOW,
         )
     assert caught.value.code == "unknown_user"
@@ -93,7 +87,7 @@ def test_a_coach_cannot_book():
             slot_id=uuid.uuid4(),
             student_id=COACH,
             student_role="COACH",
-            caller=Caller("c"),
+            correlation_id="c",
             now=NOW,
         )
     assert caught.value.code == "forbidden"
@@ -109,9 +103,14 @@ def test_a_reserved_slot_makes_the_booking_active_with_the_slots_coach_and_sessi
 def test_a_reservation_of_another_slot_does_not_confirm_the_booking():
     booking = pending()
     with pytest.raises(bookings.InvalidCommandError):
-        bookings.confirm(
-            booking, slot_id=uuid.uuid4(), coach_id=COACH, start_time=NOW, end_time=NOW, now=NOW
-        )
+        bookings.confirm(booking, session(booking, slot_id=uuid.uuid4()), slot_holder=None, now=NOW)
+
+
+def test_a_slot_another_booking_holds_is_not_confirmed_for_a_second_one():
+    booking = pending()
+    with pytest.raises(bookings.SlotAlreadyBookedError) as caught:
+        bookings.confirm(booking, session(booking), slot_holder=uuid.uuid4(), now=NOW)
+    assert caught.value.code == "slot_unavailable"
 
 
 def test_a_rejected_request_records_the_slots_services_reason():
@@ -126,9 +125,7 @@ def test_only_a_pending_request_is_confirmed_or_rejected(status):
     with pytest.raises(bookings.BookingNotPendingError):
         bookings.reject(booking, code="slot_unavailable", message="", now=NOW)
     with pytest.raises(bookings.BookingNotPendingError) as caught:
-        bookings.confirm(
-            booking, slot_id=booking.slot_id, coach_id=COACH, start_time=NOW, end_time=NOW, now=NOW
-        )
+        bookings.confirm(booking, session(booking), slot_holder=None, now=NOW)
     assert caught.value.code == "conflict"
 
 

@@ -1,4 +1,5 @@
-"""The use cases over an in-memory unit of work: what is stored and what is published."""
+"""The use cases over an in-memory unit of work: what is stored and what they return to
+publish."""
 
 import uuid
 from dataclasses import replace
@@ -8,7 +9,7 @@ import pytest
 
 from coaching_bookings import usecases
 from coaching_bookings.domain import bookings, lifecycle, reviews
-from coaching_bookings.domain.bookings import Booking, BookingStatus, Caller
+from coaching_bookings.domain.bookings import Booking, BookingStatus, Session
 from coaching_contracts.commands import (
     CancelBooking,
     CompleteBooking,
@@ -16,7 +17,13 @@ from coaching_contracts.commands import (
     MarkNoShow,
     SubmitReview,
 )
-from coaching_contracts.events import SlotReservationRejected, SlotReserved
+from coaching_contracts.events import (
+    BookingConfirmed,
+    BookingRejected,
+    BookingRequested,
+    SlotReservationRejected,
+    SlotReserved,
+)
 from coaching_kit.rejections import CommandRejectedError
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -27,6 +34,7 @@ class FakeBookings:
     def __init__(self) -> None:
         self.rows: dict[uuid.UUID, Booking] = {}
         self.concurrent_winner: Booking | None = None
+        self.explained: list[set[uuid.UUID]] = []  # reads of bookings the statement left
 
     async def add_all(self, new: list[Booking]) -> set[uuid.UUID]:
         added = set()
@@ -39,20 +47,43 @@ class FakeBookings:
     async def get(self, booking_id: uuid.UUID) -> Booking | None:
         return self.rows.get(booking_id)
 
-    async def get_all(self, booking_ids: set[uuid.UUID]) -> dict[uuid.UUID, Booking]:
-        return {i: self.rows[i] for i in booking_ids if i in self.rows}
+    def _holder(self, booking: Booking) -> uuid.UUID | None:
+        held = (
+            b.id
+            for b in self.rows.values()
+            if b.slot_id == booking.slot_id and b.status in HOLDS_SLOT and b.id != booking.id
+        )
+        return next(held, None)
 
-    async def confirm_all(self, confirmed: list[Booking]) -> dict[uuid.UUID, Booking]:
-        """As the SQL statement: only PENDING bookings whose slot nobody else holds."""
-        stored = {}
-        for booking in confirmed:
-            held = any(
-                b.slot_id == booking.slot_id and b.status in HOLDS_SLOT and b.id != booking.id
-                for b in self.rows.values()
-            )
-            current = self.rows.get(booking.id)
-            if not held and current is not None and current.status is BookingStatus.PENDING:
-                self.rows[booking.id] = stored[booking.id] = booking
+    async def get_all_with_slot_holders(self, booking_ids: set[uuid.UUID]):
+        self.explained.append(booking_ids)
+        return {
+            i: (self.rows[i], self._holder(self.rows[i])) for i in booking_ids if i in self.rows
+        }
+
+    async def confirm_all(self, sessions: list[Session], now: datetime) -> dict[uuid.UUID, Booking]:
+        """As the SQL statement: per slot the first session is tried; it confirms a booking
+        still PENDING for that slot whose slot nobody else holds."""
+        stored, tried = {}, set()
+        for session in sessions:
+            current = self.rows.get(session.booking_id)
+            if session.slot_id in tried or current is None:
+                continue
+            tried.add(session.slot_id)
+            if (
+                current.status is BookingStatus.PENDING
+                and current.slot_id == session.slot_id
+                and self._holder(current) is None
+            ):
+                confirmed = replace(
+                    current,
+                    status=BookingStatus.ACTIVE,
+                    coach_id=session.coach_id,
+                    start_time=session.start_time,
+                    end_time=session.end_time,
+                    updated_at=now,
+                )
+                self.rows[current.id] = stored[current.id] = confirmed
         return stored
 
     async def update(self, booking: Booking, *, expected: BookingStatus) -> Booking | None:
@@ -65,10 +96,7 @@ class FakeBookings:
         return booking
 
     async def confirm(self, booking: Booking) -> Booking | None:
-        if any(
-            b.slot_id == booking.slot_id and b.status in HOLDS_SLOT and b.id != booking.id
-            for b in self.rows.values()
-        ):
+        if self._holder(booking) is not None:
             raise bookings.SlotAlreadyBookedError("held")
         return await self.update(booking, expected=BookingStatus.PENDING)
 
@@ -111,14 +139,6 @@ class FakeUnitOfWork:
         self.bookings = FakeBookings()
         self.reviews = FakeReviews()
         self.users = FakeUsers()
-        self.published: list[tuple[object, str | None]] = []
-        self.answered: list[tuple[object, Booking]] = []
-
-    def publish(self, event, *, correlation_id=None) -> None:
-        self.published.append((event, correlation_id))
-
-    def answer(self, event, booking) -> None:
-        self.answered.append((event, booking))
 
 
 @pytest.fixture
@@ -132,11 +152,15 @@ def _people(uow: FakeUnitOfWork) -> tuple[uuid.UUID, uuid.UUID]:
     return student, coach
 
 
-async def _requested(uow: FakeUnitOfWork, student: uuid.UUID) -> Booking:
+def _request(student: uuid.UUID, booking_id: uuid.UUID | None = None, correlation="corr"):
     command = CreateBooking(slot_id=uuid.uuid4(), student_id=student)
-    booking_id = uuid.uuid4()
-    await usecases.create_booking(uow, command, booking_id, Caller("corr", "replies", "r1"), NOW)
-    return uow.bookings.rows[booking_id]
+    return usecases.BookingRequest(command, booking_id or uuid.uuid4(), correlation)
+
+
+async def _requested(uow: FakeUnitOfWork, student: uuid.UUID) -> Booking:
+    request = _request(student)
+    await usecases.create_booking(uow, request, NOW)
+    return uow.bookings.rows[request.booking_id]
 
 
 def _reserved(booking: Booking, coach: uuid.UUID, starts_in: timedelta) -> SlotReserved:
@@ -154,23 +178,23 @@ def _reserved(booking: Booking, coach: uuid.UUID, starts_in: timedelta) -> SlotR
 async def _active(uow, starts_in=timedelta(hours=2)) -> tuple[Booking, uuid.UUID, uuid.UUID]:
     student, coach = _people(uow)
     booking = await _requested(uow, student)
-    await usecases.confirm_booking(uow, _reserved(booking, coach, starts_in), NOW)
+    confirmed = await usecases.confirm_booking(uow, _reserved(booking, coach, starts_in), NOW)
+    assert isinstance(confirmed, BookingConfirmed)
     return uow.bookings.rows[booking.id], student, coach
 
 
-async def test_a_request_is_stored_pending_and_published_as_requested(uow):
+async def test_a_request_is_stored_pending_and_returned_as_requested(uow):
     student, _ = _people(uow)
-    booking = await _requested(uow, student)
-    assert booking.status is BookingStatus.PENDING
-    assert booking.reply_to == "replies"
-    ((event, correlation),) = uow.published
+    request = _request(student)
+    event = await usecases.create_booking(uow, request, NOW)
+    booking = uow.bookings.rows[request.booking_id]
+    assert (booking.status, booking.correlation_id) == (BookingStatus.PENDING, "corr")
+    # Not the command's outcome: that is the event the slots service's answer causes.
     assert (event.TYPE, event.booking_id, event.status) == (
-        "coaching.booking.requested.v1",
+        BookingRequested.TYPE,
         booking.id,
         "PENDING",
     )
-    assert correlation is None  # caused by the command: its correlation carries on
-    assert uow.answered == []  # the command's outcome comes with the slots service's answer
 
 
 @pytest.mark.parametrize(("role", "code"), [(None, "unknown_user"), ("COACH", "forbidden")])
@@ -181,35 +205,35 @@ async def test_only_a_known_student_gets_a_request_stored(uow, role, code):
     with pytest.raises(CommandRejectedError) as caught:
         await _requested(uow, user)
     assert caught.value.code == code
-    assert (uow.bookings.rows, uow.published) == ({}, [])
+    assert uow.bookings.rows == {}
 
 
 async def test_a_booking_id_used_before_is_a_conflict(uow):
     student, _ = _people(uow)
     booking = await _requested(uow, student)
-    command = CreateBooking(slot_id=uuid.uuid4(), student_id=student)
     with pytest.raises(bookings.BookingIdTakenError) as caught:
-        await usecases.create_booking(uow, command, booking.id, Caller("c"), NOW)
+        await usecases.create_booking(uow, _request(student, booking.id), NOW)
     assert caught.value.code == "conflict"
 
 
 async def test_a_reserved_slot_answers_the_request_confirmed_with_the_session(uow):
-    booking, student, coach = await _active(uow)
-    ((event, answered_for),) = uow.answered
-    assert event.TYPE == "coaching.booking.confirmed.v1"
+    student, coach = _people(uow)
+    booking = await _requested(uow, student)
+    event = await usecases.confirm_booking(uow, _reserved(booking, coach, timedelta(hours=2)), NOW)
+    assert isinstance(event, BookingConfirmed)
     assert (event.coach_id, event.student_id, event.status) == (coach, student, "ACTIVE")
     assert event.start_time == NOW + timedelta(hours=2)
-    assert answered_for.reply_to == "replies"
-    assert booking.status is BookingStatus.ACTIVE
+    assert uow.bookings.rows[booking.id].status is BookingStatus.ACTIVE
 
 
 async def test_a_reservation_repeated_or_for_an_unknown_booking_changes_nothing(uow):
     booking, _, coach = await _active(uow)
-    uow.answered.clear()
-    await usecases.confirm_booking(uow, _reserved(booking, coach, timedelta(hours=5)), NOW)
+    again = await usecases.confirm_booking(uow, _reserved(booking, coach, timedelta(hours=5)), NOW)
     stranger = replace(booking, id=uuid.uuid4())
-    await usecases.confirm_booking(uow, _reserved(stranger, coach, timedelta(hours=5)), NOW)
-    assert uow.answered == []
+    unknown = await usecases.confirm_booking(
+        uow, _reserved(stranger, coach, timedelta(hours=5)), NOW
+    )
+    assert (again, unknown) == (None, None)
     assert uow.bookings.rows[booking.id].start_time == NOW + timedelta(hours=2)
 
 
@@ -219,14 +243,10 @@ async def test_a_refused_reservation_answers_the_request_rejected_with_its_code(
     refusal = SlotReservationRejected(
         slot_id=booking.slot_id, booking_id=booking.id, code="slot_in_past", message="over"
     )
-    await usecases.reject_booking(uow, refusal, NOW)
-    await usecases.reject_booking(uow, refusal, NOW)  # a redelivered refusal: nothing more
-    ((event, _),) = uow.answered
-    assert (event.TYPE, event.code, event.message) == (
-        "coaching.booking.rejected.v1",
-        "slot_in_past",
-        "over",
-    )
+    event = await usecases.reject_booking(uow, refusal, NOW)
+    assert await usecases.reject_booking(uow, refusal, NOW) is None  # redelivered: nothing more
+    assert isinstance(event, BookingRejected)
+    assert (event.code, event.message) == ("slot_in_past", "over")
     assert uow.bookings.rows[booking.id].status is BookingStatus.REJECTED
 
 
@@ -236,9 +256,9 @@ async def test_a_slot_that_already_has_its_booking_rejects_a_second_confirmation
     second = await _requested(uow, student)
     second = replace(second, slot_id=first.slot_id)
     uow.bookings.rows[second.id] = second
-    await usecases.confirm_booking(uow, _reserved(second, coach, timedelta(hours=2)), NOW)
-    event, _ = uow.answered[-1]
-    assert (event.TYPE, event.code) == ("coaching.booking.rejected.v1", "slot_unavailable")
+    event = await usecases.confirm_booking(uow, _reserved(second, coach, timedelta(hours=2)), NOW)
+    assert isinstance(event, BookingRejected)
+    assert event.code == "slot_unavailable"
 
 
 async def test_cancelling_publishes_the_full_state_with_who_and_why(uow):
@@ -318,23 +338,22 @@ async def test_a_review_is_stored_once_and_published(uow):
 async def test_auto_completion_takes_ended_sessions_in_batches_continuing_their_correlation(uow):
     ended = [(await _active(uow, starts_in=-timedelta(hours=h)))[0] for h in (2, 3, 4)]
     running, _, _ = await _active(uow, starts_in=-timedelta(minutes=30))
-    uow.published.clear()
     policy = lifecycle.Policy()
-    assert await usecases.complete_ended_bookings(uow, policy, 2, NOW) == 2
-    assert await usecases.complete_ended_bookings(uow, policy, 2, NOW) == 1
-    assert await usecases.complete_ended_bookings(uow, policy, 2, NOW) == 0
-    assert {e.booking_id for e, _ in uow.published} == {b.id for b in ended}
-    assert {c for _, c in uow.published} == {"corr"}
-    assert all(e.completed_at == NOW for e, _ in uow.published)
+    steps = [await usecases.complete_ended_bookings(uow, policy, 2, NOW) for _ in range(3)]
+    assert [len(step) for step in steps] == [2, 1, 0]
+    completed = [pair for step in steps for pair in step]
+    assert {e.booking_id for e, _ in completed} == {b.id for b in ended}
+    assert {c for _, c in completed} == {"corr"}  # each continues its booking's correlation
+    assert all(e.completed_at == NOW for e, _ in completed)
     assert uow.bookings.rows[running.id].status is BookingStatus.ACTIVE
 
 
 async def test_auto_completion_leaves_a_session_alone_during_the_grace(uow):
     booking, _, _ = await _active(uow, starts_in=-timedelta(minutes=70))  # ended 10 min ago
     policy = lifecycle.Policy(completion_grace=timedelta(minutes=15))
-    assert await usecases.complete_ended_bookings(uow, policy, 10, NOW) == 0
+    assert await usecases.complete_ended_bookings(uow, policy, 10, NOW) == []
     later = NOW + timedelta(minutes=5)
-    assert await usecases.complete_ended_bookings(uow, policy, 10, later) == 1
+    assert len(await usecases.complete_ended_bookings(uow, policy, 10, later)) == 1
     assert uow.bookings.rows[booking.id].completed_at == later
 
 
@@ -342,24 +361,16 @@ async def test_a_run_of_requests_answers_each_command_as_if_one_by_one(uow):
     student, coach = _people(uow)
     taken = uuid.uuid4()
 
-    def request(booking_id, student, caller):
-        command = CreateBooking(slot_id=uuid.uuid4(), student_id=student)
-        return usecases.BookingRequest(uow, command, booking_id, Caller(caller))
-
     run = [
-        request(taken, student, "a"),
-        request(uuid.uuid4(), coach, "b"),  # a coach does not book
-        request(taken, student, "c"),  # the id the first one took
-        request(uuid.uuid4(), uuid.uuid4(), "d"),  # nobody this service knows
+        _request(student, taken, "a"),
+        _request(coach, correlation="b"),  # a coach does not book
+        _request(student, taken, "c"),  # the id the first one took
+        _request(uuid.uuid4(), correlation="d"),  # nobody this service knows
     ]
-    refusals = await usecases.create_bookings(run, NOW)
-    assert [r.code if r else None for r in refusals] == [
-        None,
-        "forbidden",
-        "conflict",
-        "unknown_user",
-    ]
-    assert [event.booking_id for event, _ in uow.published] == [taken]
+    answers = await usecases.create_bookings(uow, run, NOW)
+    assert isinstance(answers[0], BookingRequested)
+    assert answers[0].booking_id == taken
+    assert [a.code for a in answers[1:]] == ["forbidden", "conflict", "unknown_user"]
     assert uow.bookings.rows[taken].correlation_id == "a"
 
 
@@ -369,13 +380,22 @@ async def test_a_run_of_answers_confirms_once_and_judges_a_held_slot_alone(uow):
     rival = replace(await _requested(uow, student), slot_id=first.slot_id)
     uow.bookings.rows[rival.id] = rival
     reserved = _reserved(twice, coach, timedelta(hours=3))
-    run = [(uow, _reserved(first, coach, timedelta(hours=2))), (uow, reserved), (uow, reserved)]
-    run.append((uow, _reserved(rival, coach, timedelta(hours=2))))
-    assert await usecases.confirm_bookings(run, NOW) == [None] * 4
-    answered = [(type(event).__name__, booking.id) for event, booking in uow.answered]
-    assert answered == [
+    run = [_reserved(first, coach, timedelta(hours=2)), reserved, reserved]
+    run.append(_reserved(rival, coach, timedelta(hours=2)))
+    answered = await usecases.confirm_bookings(uow, run, NOW)
+    assert [(type(e).__name__, e.booking_id) if e else None for e in answered] == [
         ("BookingConfirmed", first.id),
         ("BookingConfirmed", twice.id),
+        None,  # the same answer twice: settled by its first copy
         ("BookingRejected", rival.id),
     ]
     assert uow.bookings.rows[rival.id].rejection_code == bookings.SlotAlreadyBookedError.code
+
+
+async def test_a_run_the_statement_confirms_whole_reads_nothing_more(uow):
+    student, coach = _people(uow)
+    requested = [await _requested(uow, student) for _ in range(3)]
+    run = [_reserved(b, coach, timedelta(hours=n + 1)) for n, b in enumerate(requested)]
+    answered = await usecases.confirm_bookings(uow, run, NOW)
+    assert all(isinstance(e, BookingConfirmed) for e in answered)
+    assert uow.bookings.explained == []

@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import FrameType
+from typing import Any, TypeVar
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -14,23 +17,46 @@ from uvicorn.config import STARTUP_FAILURE
 from coaching_kit.migrations import upgrade
 from coaching_kit.settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
 
-def run_service_cli(package: str, settings_type: type[ServiceSettings]) -> None:
+
+@dataclass(frozen=True)
+class Operation:
+    """A command a service adds to `migrate` and `serve` (stats: `rebuild`, `check`): it gets
+    the service's settings and returns the process's exit status."""
+
+    help: str
+    run: Callable[[Any], int]
+
+
+def run_service_cli(
+    package: str, settings_type: type[S], operations: Mapping[str, Operation] | None = None
+) -> None:
+    """Parse the command line once and run the command: `migrate`, `serve`, or one of the
+    service's own `operations`."""
     parser = argparse.ArgumentParser(prog=f"python -m {package}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create the database if missing and upgrade it to head")
     serve = commands.add_parser("serve", help="run the service (consumers, relay, HTTP)")
     serve.add_argument("--host", help="HTTP host (default from settings)")
     serve.add_argument("--port", type=int, help="HTTP port (default from settings)")
+    for name, operation in (operations or {}).items():
+        commands.add_parser(name, help=operation.help)
     args = parser.parse_args()
     settings = settings_type()
     if args.command == "migrate":
         upgrade(package, settings.database_url)
-        return
+    elif args.command == "serve":
+        _serve(package, settings, args.host, args.port)
+    else:
+        sys.exit((operations or {})[args.command].run(settings))
+
+
+def _serve(package: str, settings: ServiceSettings, host: str | None, port: int | None) -> None:
     config = uvicorn.Config(
         f"{package}.app:app",
-        host=args.host or settings.http_host,
-        port=args.port or settings.http_port,
+        host=host or settings.http_host,
+        port=port or settings.http_port,
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's records go to the root logger: one JSON log stream
         # Give in-flight handlers time to commit before the process exits on SIGTERM.

@@ -89,7 +89,7 @@ class LoopConfig:
 
 
 class ConsumeLoop:
-    def __init__(self, config: LoopConfig, pipeline: Callable[[], Pipeline]) -> None:
+    def __init__(self, config: LoopConfig, pipeline: Pipeline) -> None:
         self.config = config
         self._pipeline = pipeline
         self.watermarks = Watermarks()
@@ -225,7 +225,7 @@ class ConsumeLoop:
         self._in_hand = records
         self._batch_done.clear()
         try:
-            await self._pipeline().handle(records, self._ended)
+            await self._pipeline.handle(records, self._ended)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -335,7 +335,7 @@ class ConsumeLoop:
             f"header names that are not UTF-8: {list(raw.unreadable_names)!r}"[:2000],
         )
         try:
-            await self._pipeline().dead_letter(record, poison)
+            await self._pipeline.dead_letter(record, poison)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

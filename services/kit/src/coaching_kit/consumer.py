@@ -6,26 +6,29 @@ For each record, in order:
    a readable `ce_id` is answered `invalid`).
 2. Apply, in one database transaction: the inbox row (a redelivery stops here), the handler's
    effects inside a savepoint, its events, and for a command exactly one outcome (its success
-   event, or `coaching.command.rejected.v1` when it raised `CommandRejectedError`).
+   event, or `coaching.command.rejected.v1` when it raised `CommandRejectedError`), now or,
+   for a command answered later, when its outcome event is emitted (replies.py).
 3. Failures: transient ones (database or broker down) retry in place with backoff; anything
    else gets `handler_max_attempts` tries, then the record is dead-lettered and a command is
-   answered `internal`. When even the dead letter cannot be written, `handle` raises: the
+   answered `internal`. When even the dead letter cannot be written, the pipeline raises: the
    consume loop then keeps the record unacknowledged, backs off and reports the stall.
-The consume loop acknowledges the record only after `handle` returns, i.e. after the commit.
+The consume loop acknowledges the record only after it ended, i.e. after the commit.
+
+A `Consumer` is what one topic contributes to that (decoding, its handlers, its answers and
+dead letters), inside a transaction the batch pipeline (batch.py) owns.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from opentelemetry.trace import SpanKind
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coaching_contracts.asyncapi import headers as wire
 from coaching_contracts.base import WireModel
@@ -35,16 +38,31 @@ from coaching_kit import metrics, tracing
 from coaching_kit.db import savepoint
 from coaching_kit.decoding import Decoded, Decoding, Poison, Skipped, decode
 from coaching_kit.envelope import Envelope, is_topic_name, readable_header, readable_id
-from coaching_kit.handlers import Emitter, MessageContext, MessageHandlers, RunHandler
+from coaching_kit.handlers import (
+    Answer,
+    AnswerLater,
+    Emitter,
+    MessageContext,
+    MessageHandlers,
+    RunHandler,
+)
 from coaching_kit.inbox import first_delivery
 from coaching_kit.logs import message_context
-from coaching_kit.outbox import OutgoingMessage, add_to_outbox
+from coaching_kit.outbox import OutgoingMessage
 from coaching_kit.rejections import CommandRejectedError
-from coaching_kit.retry import Backoff, is_transient
+from coaching_kit.replies import PendingReply, reply, reply_target
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Consumer", "ConsumerConfig", "Decoded", "NeedsIsolation", "Poison", "Skipped"]
+__all__ = [
+    "Consumer",
+    "ConsumerConfig",
+    "Decoded",
+    "Effects",
+    "NeedsIsolation",
+    "Poison",
+    "Skipped",
+]
 
 # Headers a dead letter carries besides the original ones, for operators and replay; the
 # contract (its AsyncAPI document) defines them.
@@ -77,66 +95,29 @@ class ConsumerConfig:
     reply_prefix: str = "replies."
 
 
-class Consumer:
-    """Handles the records of one topic for one service (its consumer group)."""
+@dataclass
+class Effects:
+    """What a transaction's handlers send: outbox messages, and replies that wait."""
 
-    def __init__(
-        self, engine: AsyncEngine, handlers: MessageHandlers, config: ConsumerConfig
-    ) -> None:
-        self.engine = engine
+    outgoing: list[OutgoingMessage] = field(default_factory=list)
+    pending: list[PendingReply] = field(default_factory=list)
+
+    def take(self, ctx: Emitter) -> None:
+        self.outgoing += ctx.outgoing
+        self.pending += ctx.pending
+
+
+class Consumer:
+    """What one topic's records need, for one service (its consumer group)."""
+
+    def __init__(self, handlers: MessageHandlers, config: ConsumerConfig) -> None:
         self.handlers = handlers
         self.config = config
         self.name = f"{config.service}:{handlers.topic}"
-
-    async def handle(
-        self, record: ConsumerRecord[Any, Any], decoded: Decoding | None = None
-    ) -> None:
-        """Returns once the record's effects (or its dead letter) are committed. Raises
-        `DeadLetterFailedError` when not even the dead letter can be written, and whatever
-        cancels it. `decoded`: what to do, when the caller already knows (a record the
-        Kafka client could not read is dead-lettered straight away)."""
-        decoded = decoded or self.decode(record)
-        backoff = Backoff(self.config.initial_backoff_s, self.config.max_backoff_s)
-        failures = 0
-        while True:
-            try:
-                await self._handle_decoded(record, decoded)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_transient(exc):
-                    if isinstance(decoded, Poison):
-                        raise DeadLetterFailedError(f"{_at(record)}: {exc!r}") from exc
-                    failures += 1
-                    if failures >= self.config.handler_max_attempts:
-                        log.exception("%s: giving up on %s, dead-lettering", self.name, _at(record))
-                        decoded = Poison(
-                            "handler_error", f"{type(exc).__name__}: {exc}", code="internal"
-                        )
-                        continue
-                log.warning("%s: retrying %s after %r", self.name, _at(record), exc)
-                await backoff.wait()
-
-    async def _handle_decoded(self, record: ConsumerRecord[Any, Any], decoded: Decoding) -> None:
-        if isinstance(decoded, Poison):
-            with metrics.pending():
-                await self._dead_letter(record, decoded)
-        elif isinstance(decoded, Decoded):
-            with metrics.pending():
-                await self._apply(decoded.envelope, decoded.message)
-        else:
-            self.skip_unhandled(decoded.type)
+        self.topic = config.topic_prefix + handlers.topic  # as on the wire
 
     def decode(self, record: ConsumerRecord[Any, Any]) -> Decoding:
         return decode(record, self.handlers, self.config.reply_prefix)
-
-    async def _apply(self, envelope: Envelope, message: WireModel) -> None:
-        async with self.engine.begin() as conn:
-            if not await first_delivery(conn, self.name, envelope.id):
-                self.skip_redelivered(envelope)
-                return
-            await add_to_outbox(conn, await self.apply_in(conn, envelope, message))
 
     def skip_redelivered(self, envelope: Envelope) -> None:
         log.info("%s: skipping redelivered %s", self.name, envelope.id)
@@ -151,15 +132,22 @@ class Consumer:
         conn: AsyncConnection,
         envelope: Envelope,
         message: WireModel,
+        sink: Effects,
         *,
         isolated: bool = True,
-    ) -> list[OutgoingMessage]:
+    ) -> None:
         """Run the handler in the caller's transaction (its inbox row already written) and
-        return what it sends: its events and, for a command, the one outcome. The handler
-        runs in a span continuing the message's trace, its log lines carry the message's ids."""
+        add what it sends to `sink`: its events and, for a command, the one outcome. The
+        handler runs in a span continuing the message's trace, its log lines carry the
+        message's ids."""
         parent = tracing.parent_from(envelope.traceparent, envelope.tracestate)
         with (
-            tracing.span(f"process {envelope.type}", parent=parent, kind=SpanKind.CONSUMER),
+            tracing.span(
+                f"process {envelope.type}",
+                parent=parent,
+                kind=SpanKind.CONSUMER,
+                attributes=tracing.messaging_attributes(self.topic, envelope.id),
+            ),
             message_context(
                 ce_id=envelope.id,
                 ce_type=envelope.type,
@@ -176,19 +164,29 @@ class Consumer:
             started = time.perf_counter()
             outcome, label = await self._run_handler(conn, ctx, envelope, message, isolated)
             self._count(envelope.type, label, time.perf_counter() - started)
-            self._settle(ctx, envelope, outcome)
-            return ctx.outgoing
+            self._send(ctx, envelope, outcome)
+            sink.take(ctx)
 
     async def apply_run_in(
-        self, conn: AsyncConnection, run: RunHandler, items: list[tuple[Envelope, WireModel]]
-    ) -> list[OutgoingMessage]:
+        self,
+        conn: AsyncConnection,
+        run: RunHandler,
+        items: list[tuple[Envelope, WireModel]],
+        sink: Effects,
+    ) -> None:
         """Run a run handler (handlers.py) over consecutive messages in the caller's
-        transaction (their inbox rows already written); what they send, in message order.
+        transaction (their inbox rows already written); what they send goes to `sink`, in
+        message order.
         Each message's context carries the trace context of its own span, as `apply_in`."""
         contexts = []
         for envelope, _ in items:
             parent = tracing.parent_from(envelope.traceparent, envelope.tracestate)
-            with tracing.span(f"process {envelope.type}", parent=parent, kind=SpanKind.CONSUMER):
+            with tracing.span(
+                f"process {envelope.type}",
+                parent=parent,
+                kind=SpanKind.CONSUMER,
+                attributes=tracing.messaging_attributes(self.topic, envelope.id),
+            ):
                 trace = tracing.current_headers()
             contexts.append(
                 MessageContext(
@@ -204,27 +202,36 @@ class Consumer:
             [(ctx, message) for ctx, (_, message) in zip(contexts, items, strict=True)]
         )
         seconds = (time.perf_counter() - started) / len(items)
-        outgoing: list[OutgoingMessage] = []
         for ctx, (envelope, _), answer in zip(contexts, items, answers, strict=True):
+            outcome: Answer
             if isinstance(answer, CommandRejectedError):
                 ctx.discard_outgoing()
                 outcome, label = self._refused(envelope, answer)
             else:
                 outcome, label = answer, "applied"
             self._count(envelope.type, label, seconds)
-            self._settle(ctx, envelope, outcome)
-            outgoing += ctx.outgoing
-        return outgoing
+            self._send(ctx, envelope, outcome)
+            sink.take(ctx)
 
-    def _settle(self, ctx: Emitter, envelope: Envelope, outcome: WireModel | None) -> None:
-        if isinstance(outcome, CommandRejected):
-            metrics.rejected(self.config.service, envelope.type, outcome.code)
-        if outcome is not None:
-            self._answer(ctx, envelope, outcome)
+    def _send(self, ctx: Emitter, request: Envelope, answer: Answer) -> None:
+        """Emit what the handler answered: the outcome (with its reply), or for a command
+        answered later the event that goes out now and the reply that waits."""
+        if isinstance(answer, CommandRejected):
+            metrics.rejected(self.config.service, request.type, answer.code)
+        if isinstance(answer, AnswerLater):
+            subject = answer.event.subject()
+            if subject is None:
+                raise ValueError(f"{answer.event.TYPE} has no subject to answer later for")
+            ctx.emit(answer.event)
+            target = reply_target(request) if self.handlers.commands else None
+            if target is not None:
+                ctx.pending.append(PendingReply(subject, target))
+        elif answer is not None:
+            self._answer(ctx, request, answer)
+        elif self.handlers.commands:  # a bug: a command without an outcome breaks the contract
+            raise TypeError(f"the handler of {request.type} returned no outcome nor AnswerLater")
 
-    def _refused(
-        self, envelope: Envelope, rejection: CommandRejectedError
-    ) -> tuple[WireModel | None, str]:
+    def _refused(self, envelope: Envelope, rejection: CommandRejectedError) -> tuple[Answer, str]:
         """A command's rejection is its outcome; an event's is only logged (nothing to
         answer: the event happened, this service could not make use of it)."""
         if not self.handlers.commands:
@@ -243,7 +250,7 @@ class Consumer:
         envelope: Envelope,
         message: WireModel,
         isolated: bool,
-    ) -> tuple[WireModel | None, str]:
+    ) -> tuple[Answer, str]:
         """The outcome to publish (if any), and how the message ended, for the metrics.
 
         Not `isolated` (a batch's optimistic first pass), the handler runs without its
@@ -263,30 +270,26 @@ class Consumer:
             return self._refused(envelope, rejection)
 
     def _answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
-        """A command's outcome goes to the service's events topic and to `reply_to` if set."""
+        """A command's outcome goes to the service's events topic and to `reply_to` if set;
+        what an event's handler returns goes to its own topic."""
         topic = getattr(outcome, "TOPIC", None) or self.handlers.outcome_topic
-        envelope = ctx.emit(outcome, topic=topic)
-        if request.reply_to:
-            ctx.reply(
-                outcome, envelope, request.reply_to, request.reply_correlation_id or request.id
-            )
-
-    async def _dead_letter(self, record: ConsumerRecord[Any, Any], poison: Poison) -> None:
-        async with self.engine.begin() as conn:
-            await add_to_outbox(conn, await self.dead_letter_in(conn, record, poison))
+        event = ctx.emit(outcome, topic=topic)
+        target = reply_target(request) if self.handlers.commands else None
+        if target is not None:
+            ctx.outgoing.append(reply(event, target))
 
     async def dead_letter_in(
-        self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison
-    ) -> list[OutgoingMessage]:
+        self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison, sink: Effects
+    ) -> None:
         """The dead letter and (for a command with a readable id) its `invalid` answer, in the
         caller's transaction; nothing when this record was dead-lettered before."""
-        with message_context(ce_id=readable_id(record.headers), dlq_origin=_at(record)):
-            return await self._dead_letter_once(conn, record, poison)
+        with message_context(ce_id=readable_id(record.headers), dlq_origin=position(record)):
+            sink.outgoing += await self._dead_letter_once(conn, record, poison)
 
     async def _dead_letter_once(
         self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison
     ) -> list[OutgoingMessage]:
-        if not await first_delivery(conn, self.name, f"dlq:{_at(record)}"):
+        if not await first_delivery(conn, self.name, f"dlq:{position(record)}"):
             return []
         outgoing = [self._dead_letter_record(record, poison)]
         command_id = readable_id(record.headers)
@@ -297,7 +300,7 @@ class Consumer:
         ):
             outgoing.extend(self._invalid_answer(record, command_id, poison))
         log.warning(
-            "%s: dead-lettered %s: %s %s", self.name, _at(record), poison.reason, poison.error
+            "%s: dead-lettered %s: %s %s", self.name, position(record), poison.reason, poison.error
         )
         metrics.dead_lettered(self.config.service, self.handlers.topic, poison.reason)
         self._count(readable_header(record.headers, "ce_type") or "unknown", "dead_lettered")
@@ -313,7 +316,7 @@ class Consumer:
             *record.headers,
             (DLQ_REASON, poison.reason.encode()),
             (DLQ_ERROR, poison.error[:_MAX_ERROR_CHARS].encode()),
-            (DLQ_ORIGIN, _at(record).encode()),
+            (DLQ_ORIGIN, position(record).encode()),
             (DLQ_CONSUMER, self.config.service.encode()),
             (DLQ_TIME, datetime.now(UTC).isoformat().encode()),
         ]
@@ -358,5 +361,6 @@ def _rejected(request: Envelope, code: str, message: str) -> CommandRejected:
     )
 
 
-def _at(record: ConsumerRecord[Any, Any]) -> str:
+def position(record: ConsumerRecord[Any, Any]) -> str:
+    """Where a record sits, for logs and dead letters: `topic/partition@offset`."""
     return f"{record.topic}/{record.partition}@{record.offset}"

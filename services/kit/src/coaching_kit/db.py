@@ -1,15 +1,17 @@
 """Database plumbing every service shares: the engine, naming conventions, kit's own tables.
 
-Each service owns one PostgreSQL database. Kit adds three tables to it: `outbox` (records
+Each service owns one PostgreSQL database. Kit adds four tables to it: `outbox` (records
 waiting to be published, written in the same transaction as the state change that caused
-them), `inbox` (ids of consumed messages, written in the transaction of their effects) and
-`relay_lease` (which replica's outbox relay is the active one, relay.py).
+them), `inbox` (ids of consumed messages, written in the transaction of their effects),
+`relay_lease` (which replica's outbox relay is the active one, relay.py) and
+`pending_replies` (callers waiting for the outcome of a command answered later, replies.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 from sqlalchemy import (
@@ -24,10 +26,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # NOTIFY is scoped to one database, and each service owns its own, so one name serves all.
@@ -43,7 +47,7 @@ NAMING_CONVENTION = {
 
 
 def new_metadata(*extra: Table) -> MetaData:
-    """A service's MetaData, with kit's outbox, inbox and relay lease tables (and any other kit
+    """A service's MetaData, with kit's own tables (and any other kit
     table the service keeps, e.g. the user directory) already in it, for Alembic."""
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     for table in (*KIT_TABLES, *extra):
@@ -116,26 +120,56 @@ def _relay_lease_table(metadata: MetaData) -> Table:
     )
 
 
+def _pending_replies_table(metadata: MetaData) -> Table:
+    # A command answered later (a saga) whose caller asked for a reply: where the reply goes
+    # once the outcome event of `subject` (its Kafka key) is emitted. Deleted then, in the
+    # transaction that writes the outcome, so a reply goes out exactly when the outcome does.
+    return Table(
+        "pending_replies",
+        metadata,
+        Column("subject", String(300), primary_key=True),
+        Column("reply_to", String(249), nullable=False),
+        Column("correlation_id", String(300), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
 _KIT_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 OUTBOX = _outbox_table(_KIT_METADATA)
 INBOX = _inbox_table(_KIT_METADATA)
 RELAY_LEASE = _relay_lease_table(_KIT_METADATA)
-KIT_TABLES = (OUTBOX, INBOX, RELAY_LEASE)
+PENDING_REPLIES = _pending_replies_table(_KIT_METADATA)
+KIT_TABLES = (OUTBOX, INBOX, RELAY_LEASE, PENDING_REPLIES)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine without pre-ping.
 
     A pre-ping costs a BEGIN, a `;` and a ROLLBACK on every checkout, i.e. three round
-    trips per transaction on the hot path. A connection a database restart has broken fails
-    on its first statement instead; SQLAlchemy then invalidates the whole pool, and every
-    caller retries a lost connection anyway (retry.py)."""
-    return create_async_engine(
+    trips per transaction on the hot path. Instead a checkout asks the driver whether the
+    connection is closed, which costs no round trip: asyncpg marks it closed as soon as its
+    socket ends (a database restart, a terminated backend) and whenever a statement on it
+    failed for a lost link. Such a connection is discarded and replaced at checkout. This
+    matters because the hot path's statements run on the driver itself (`driver_of`): a
+    failure there never passes through SQLAlchemy, which would otherwise invalidate the
+    connection, and a closed connection handed out again would fail every retry. A link
+    that died silently (no FIN, no RST) fails its first statement instead, is then marked
+    closed, and the caller's retry (retry.py) gets a fresh one."""
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
     )
+    event.listen(engine.sync_engine, "checkout", _discard_if_closed)
+    return engine
+
+
+def _discard_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    # Raising DisconnectionError at checkout makes the pool invalidate this connection and
+    # check out another (SQLAlchemy's documented custom pessimistic disconnect handling).
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the connection was closed")
 
 
 async def driver_of(conn: AsyncConnection) -> asyncpg.Connection:

@@ -24,7 +24,9 @@ async def in_transaction(
     topic_prefix: str,
     work: Callable[[MessageContext], Awaitable[T]],
 ) -> T:
-    """Run `work` in one transaction; the events it emits commit with its writes."""
+    """Run `work` in one transaction; the events it emits commit with its writes. A job
+    answers no command: what it emits must not be the outcome a pending reply waits for
+    (replies.py); auto-completion only touches bookings a command's outcome made ACTIVE."""
     async with engine.begin() as conn:
         ctx = MessageContext(None, source, topic_prefix, conn=conn)
         result = await work(ctx)

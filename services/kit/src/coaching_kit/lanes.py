@@ -9,7 +9,7 @@ parked. A row that cannot be published blocks the lane: it is retried alone, wit
 backoff, until it passes or an operator parks it (docs/operations.md), the error is logged
 at most once per interval, and `coaching_outbox_blocked_rows` / `_blocked_seconds` show it.
 
-The side lane publishes replies (`Emitter.reply`) and dead letters. Nothing is ordered after
+The side lane publishes replies (replies.py) and dead letters. Nothing is ordered after
 them, so a row Kafka will never take is parked (kept with the reason), and the lane's
 producer has short timeouts: a reply to a caller's missing topic costs the side lane
 seconds and the event lane nothing. A reply never creates a topic: this producer's client

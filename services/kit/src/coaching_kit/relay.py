@@ -102,9 +102,9 @@ class OutboxRelay:
         # Unique per relay object: a restarted process (or a second relay in one) is another.
         self.holder = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"[:200]
         self.state = RelayState()
-        self.is_leader = False
         self.lock_attempts = 0  # attempts to take the lease
-        # Observable states, for health checks and tests: leading, and idle-waiting.
+        # Observable states: leading (the batch pipeline then wakes it in-process instead of
+        # sending a NOTIFY), and idle-waiting (for tests).
         self.leading = asyncio.Event()
         self.idle = asyncio.Event()
         self._lanes: list[EventLane | SideLane] = []
@@ -155,14 +155,12 @@ class OutboxRelay:
             if await lease.try_take():
                 break
             await asyncio.sleep(self.config.poll_interval_s)
-        self.is_leader = True
         self.leading.set()
         log.info("outbox relay %s is the active one", self.holder)
 
     def _step_down(self) -> None:
-        if self.is_leader:
+        if self.leading.is_set():
             log.info("outbox relay %s stands down", self.holder)
-        self.is_leader = False
         self.leading.clear()
         self.idle.clear()
         # The event lane's state is the leader's to report; the next leader finds it anew.

@@ -10,11 +10,9 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
@@ -28,6 +26,7 @@ from coaching_kit.db import create_engine
 from coaching_kit.docs import docs_routes
 from coaching_kit.handlers import MessageHandlers
 from coaching_kit.health import health_routes
+from coaching_kit.kafka_probe import probe_kafka
 from coaching_kit.metrics import metrics_route
 from coaching_kit.outbox import outbox_gauges
 from coaching_kit.relay import OutboxRelay, RelayConfig
@@ -47,7 +46,7 @@ class Service:
     def __init__(
         self,
         settings: ServiceSettings,
-        handlers: list[MessageHandlers],
+        handlers: Sequence[MessageHandlers],
         background: list[BackgroundTask] | None = None,
         gauges: list[metrics.Gauges] | None = None,
     ) -> None:
@@ -55,6 +54,8 @@ class Service:
         self.handlers = handlers
         self.background = background or []
         configure_tracing(settings.service_name)
+        # Built once, here: an engine connects only when first used (in the lifespan).
+        self.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=settings.service_name,
@@ -76,12 +77,23 @@ class Service:
                 reply_topic_prefix=settings.reply_prefix,
             )
         )
+        config = ConsumerConfig(
+            service=settings.service_name,
+            source=settings.source,
+            topic_prefix=settings.topic_prefix,
+            handler_max_attempts=settings.handler_max_attempts,
+            initial_backoff_s=settings.retry_initial_backoff_s,
+            max_backoff_s=settings.retry_max_backoff_s,
+            reply_prefix=settings.reply_prefix,
+        )
+        consumers = {settings.topic_prefix + h.topic: Consumer(h, config) for h in handlers}
+        self.pipeline = BatchHandler(self.engine, consumers, config, self.relay)
         # One Kafka consumer per process (not one per topic) keeps the group to one member
         # per replica, so starting a replica costs one rebalance, not one per topic.
         self.consume_loop = ConsumeLoop(
             LoopConfig(
                 group=settings.consumer_group,
-                topics=[settings.topic_prefix + h.topic for h in handlers],
+                topics=list(consumers),
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 client_id=settings.service_name,
                 client_kwargs=settings.kafka_auth.client_kwargs(),
@@ -92,31 +104,14 @@ class Service:
                 initial_backoff_s=settings.retry_initial_backoff_s,
                 max_backoff_s=settings.consume_max_backoff_s,
             ),
-            self._handler,
+            self.pipeline,
         )
         self.gauges = [
             outbox_gauges,
             metrics.consumer_lag(self.consume_loop.lag),
             *(gauges or []),
         ]
-        self._engine: AsyncEngine | None = None
         self.stopped = False
-        self._consumers: dict[str, Consumer] = {}
-        self._batch_handler: BatchHandler | None = None
-
-    @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
-            raise RuntimeError("the service has not started")
-        return self._engine
-
-    def _consumer_for(self, topic: str) -> Consumer:
-        return self._consumers[topic.removeprefix(self.settings.topic_prefix)]
-
-    def _handler(self) -> BatchHandler:
-        if self._batch_handler is None:
-            raise RuntimeError("records arrived before the service started")
-        return self._batch_handler
 
     async def _until_kafka_answers(self) -> None:
         """FastStream starts its consumers once, right after this lifespan is entered; if Kafka
@@ -129,46 +124,21 @@ class Service:
                 await pause(stop, backoff.next_delay())
 
     async def _kafka_answers(self) -> bool:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            **self.settings.kafka_auth.client_kwargs(),
+        problem = await probe_kafka(
+            self.settings.kafka_bootstrap_servers,
+            client_kwargs=self.settings.kafka_auth.client_kwargs(),
         )
-        try:
-            await admin.start()
-            await admin.describe_cluster()
-            return True
-        except (KafkaError, OSError) as exc:
-            log.warning("waiting for Kafka before starting: %r", exc)
-            return False
-        finally:
-            await admin.close()
+        if problem is not None:
+            log.warning("waiting for Kafka before starting: %r", problem)
+        return problem is None
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        """Engine and consumers before the broker starts; relay and tasks stop after it."""
-        s = self.settings
+        """Relay, background tasks and the consume loop start once Kafka answers; they stop,
+        and the engine's connections close, after the broker."""
         await self._until_kafka_answers()
-        self._engine = create_engine(s.database_url, pool_size=s.db_pool_size)
-        config = ConsumerConfig(
-            service=s.service_name,
-            source=s.source,
-            topic_prefix=s.topic_prefix,
-            handler_max_attempts=s.handler_max_attempts,
-            initial_backoff_s=s.retry_initial_backoff_s,
-            max_backoff_s=s.retry_max_backoff_s,
-            reply_prefix=s.reply_prefix,
-        )
-        self._consumers = {h.topic: Consumer(self._engine, h, config) for h in self.handlers}
-        self._batch_handler = BatchHandler(
-            self._engine,
-            self._consumer_for,
-            lambda: Backoff(s.retry_initial_backoff_s, s.retry_max_backoff_s),
-            service=s.service_name,
-            committed=self.relay.committed,
-            relay_leads_here=lambda: self.relay.is_leader,
-        )
         tasks = [asyncio.create_task(self.relay.run(), name="outbox-relay")]
-        tasks += [asyncio.create_task(task(self._engine)) for task in self.background]
+        tasks += [asyncio.create_task(task(self.engine)) for task in self.background]
         await self.consume_loop.start()
         # What start-up built (modules, models, compiled statements) lives as long as the
         # process: out of the collector's generations, it is never traversed again, which
@@ -182,9 +152,9 @@ class Service:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._engine.dispose()
+            await self.engine.dispose()
             self.stopped = True  # /health turns 503: a supervisor restarts what stopped early
-            log.info("%s stopped cleanly", s.service_name)
+            log.info("%s stopped cleanly", self.settings.service_name)
 
     async def _database_check(self) -> None:
         async with self.engine.connect() as conn:
@@ -207,7 +177,7 @@ class Service:
         }
         routes = health_routes(self.settings.service_name, checks, lambda: not self.stopped)
         routes += docs_routes(self.settings.service_name)
-        routes.append(metrics_route(self.settings.service_name, self.gauges, lambda: self._engine))
+        routes.append(metrics_route(self.settings.service_name, self.gauges, self.engine))
         routes += extra_routes or []
         return AsgiFastStream(
             self.broker,

@@ -7,11 +7,9 @@ from sqlalchemy.exc import OperationalError
 
 from coaching_contracts.events import UserRegistered
 from coaching_kit.batch import BatchHandler
-from coaching_kit.consumer import Consumer
 from coaching_kit.envelope import Envelope
-from coaching_kit.retry import Backoff
 
-from .test_consumer import CONFIG, Behaviour, _command, _handlers, _outbox, _probes, _record
+from .test_consumer import Behaviour, _command, _handlers, _outbox, _probes, _record, pipeline_for
 
 REGISTERED, REJECTED = UserRegistered.TYPE, "coaching.command.rejected.v1"
 
@@ -27,8 +25,7 @@ def batch(engine, behaviour) -> BatchHandler:
 
 
 def _batch_handler(engine, behaviour) -> BatchHandler:
-    consumer = Consumer(engine, _handlers(behaviour), CONFIG)
-    return BatchHandler(engine, lambda topic: consumer, lambda: Backoff(0.01, 0.02))
+    return pipeline_for(engine, _handlers(behaviour))
 
 
 def _types(rows: list[dict]) -> list[str]:
@@ -82,7 +79,7 @@ async def test_an_unreadable_record_is_dead_lettered_and_its_neighbours_applied(
 async def test_a_bug_in_one_record_dead_letters_it_and_applies_its_neighbours_once(engine):
     behaviour = Behaviour()
     handler = _batch_handler(engine, behaviour)
-    consumer = handler.consumer_for("users.commands")
+    consumer = handler.consumers["users.commands"]
     original = consumer.handlers.by_type["coaching.user.register.v1"]
 
     async def buggy(ctx, cmd):

@@ -91,7 +91,7 @@ async def _ids(engine) -> list[int]:
 
 
 def _gauge(name: str, relay: OutboxRelay) -> float | None:
-    return REGISTRY.get_sample_value(name, {"service": relay.config.service})
+    return REGISTRY.get_sample_value(name, {"coaching_service": relay.config.service})
 
 
 async def _private_topic(stack, prefix: str, **config: str) -> str:
@@ -186,8 +186,8 @@ async def test_only_one_relay_is_active_and_a_standby_takes_over(engine, kit_db,
         await asyncio.wait_for(first.leading.wait(), 20)
         async with running(second):
             await wait_until(lambda: second.lock_attempts >= 3)
-            assert first.is_leader
-            assert not second.is_leader  # tried the lease three times, never got it
+            assert first.leading.is_set()
+            assert not second.leading.is_set()  # tried the lease three times, never got it
             first_tasks[0].cancel()  # the active relay stops; a clean stop hands the lease over
             await asyncio.wait_for(second.leading.wait(), 20)
             message = _message(bus.prefix, "takeover", 1)

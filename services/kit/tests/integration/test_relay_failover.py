@@ -38,7 +38,7 @@ async def test_a_standby_takes_over_from_a_leader_behind_a_blackholed_link(
                 async with engine.begin() as conn:
                     await add_to_outbox(conn, [before])
                 await watcher.wait_for(lambda s: s.headers.get("ce_id") == _ce_id(before))
-                assert (leader.is_leader, standby.is_leader) == (True, False)
+                assert (leader.leading.is_set(), standby.leading.is_set()) == (True, False)
 
                 proxy.blackhole()
                 cut_at = time.monotonic()
@@ -50,8 +50,10 @@ async def test_a_standby_takes_over_from_a_leader_behind_a_blackholed_link(
                 )
                 takeover_s = time.monotonic() - cut_at
                 print(f"\nrelay takeover, leader blackholed: {takeover_s:.2f}s (lease {LEASE_S}s)")
-                assert standby.is_leader
-                assert not leader.is_leader  # it stood down on its own clock, link still dead
+                assert standby.leading.is_set()
+                assert (
+                    not leader.leading.is_set()
+                )  # it stood down on its own clock, link still dead
                 assert takeover_s < 2 * LEASE_S
     finally:
         await proxy.stop()

@@ -12,11 +12,11 @@ from coaching_contracts.commands import CreateSlot, RegisterUser
 from coaching_contracts.events import UserRegistered
 from coaching_kit.decoding import Decoded, Poison, Skipped, decode
 from coaching_kit.envelope import Envelope, readable_id
-from coaching_kit.handlers import MessageHandlers
+from coaching_kit.handlers import CommandHandlers, EventHandlers
 
-COMMANDS = MessageHandlers(topic="slots.commands", commands=True, outcome_topic="slots.events")
+COMMANDS = CommandHandlers(topic="slots.commands", outcome_topic="slots.events")
 COMMANDS.on(CreateSlot)(lambda ctx, cmd: None)  # type: ignore[arg-type,return-value]
-EVENTS = MessageHandlers(topic="users.events", commands=False)
+EVENTS = EventHandlers(topic="users.events")
 EVENTS.on(UserRegistered)(lambda ctx, event: None)  # type: ignore[arg-type,return-value]
 REPLIES = "replies."
 
@@ -123,7 +123,7 @@ def test_a_header_twice_is_invalid():
 
 def test_free_text_rejects_control_characters_but_keeps_line_breaks():
     body = {"email": "a@b.co", "firstName": "A\x00", "lastName": "B", "role": "COACH"}
-    reg = MessageHandlers(topic="users.commands", commands=True, outcome_topic="users.events")
+    reg = CommandHandlers(topic="users.commands", outcome_topic="users.events")
     reg.on(RegisterUser)(lambda ctx, cmd: None)  # type: ignore[arg-type,return-value]
     headers = list(dict(Envelope.new(type=RegisterUser.TYPE, source="/t").headers()).items())
     record = _record(orjson.dumps(body), headers)

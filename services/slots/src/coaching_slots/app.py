@@ -5,10 +5,15 @@ from __future__ import annotations
 from coaching_kit.logs import configure_logging
 from coaching_kit.service import Service
 from coaching_slots.config import SlotsSettings
-from coaching_slots.subscribers import bookings_events, slots_commands, users_events
+from coaching_slots.subscribers import (
+    bookings_event_handlers,
+    command_handlers,
+    users_event_handlers,
+)
 
 settings = SlotsSettings()
 configure_logging(settings.log_level)
 policies = settings.policies()
-service = Service(settings, [slots_commands(policies), users_events, bookings_events(policies)])
+handlers = [command_handlers(policies), users_event_handlers, bookings_event_handlers(policies)]
+service = Service(settings, handlers)
 app = service.asgi()

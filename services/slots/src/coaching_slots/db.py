@@ -1,4 +1,4 @@
-"""The slots service's tables (its own database; kit adds outbox, inbox, user directory)."""
+"""The slots service's tables (its own database; kit adds its own tables and the user directory)."""
 
 from __future__ import annotations
 

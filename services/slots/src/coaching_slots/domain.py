@@ -1,4 +1,5 @@
-"""Slots: the time ranges coaches offer, and the rules on them. Standard library only."""
+"""Slots: the time ranges coaches offer, and the rules on them. Standard library and
+the contract's roles only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from coaching_contracts.values import Role
 from coaching_kit.rejections import CommandRejectedError
 
 
@@ -93,7 +95,7 @@ def require_coach(role: str | None, user_id: uuid.UUID) -> None:
     """Only a registered coach offers slots."""
     if role is None:
         raise UnknownUserError(f"user {user_id} is not registered (or not known here yet)")
-    if role != "COACH":
+    if role != Role.COACH:
         raise NotACoachError(f"user {user_id} is a {role}, only a COACH offers slots")
 
 
@@ -142,6 +144,14 @@ def delete(slot: Slot | None, *, slot_id: uuid.UUID, actor_id: uuid.UUID, now: d
     if slot.status is not SlotStatus.AVAILABLE:
         raise SlotUnavailableError(f"slot {slot_id} is booked and can no longer be deleted")
     return replace(slot, deleted_at=now, updated_at=now)
+
+
+# The reservation rule: a slot is reserved for the first booking that asks while it is
+# AVAILABLE, not deleted, and starts after the minimum booking notice; again for the booking
+# that holds it (idempotent), for no other. Races between replicas make it a rule only the
+# database can apply, so one guarded statement decides (repository.reserve_first, for a
+# whole run of requests), and the domain explains each request it refused, judged on the
+# slot as it is after the statement. Bookings' confirmation follows the same style.
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Slots <-> rows (SQLAlchemy Core, explicit mapping), and the local user directory."""
+"""Slots <-> rows (explicit mapping): the reservation, every request runs, is plain SQL on
+the driver (kit's `driver_of`); the rest is SQLAlchemy Core."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol, TypeGuard
+from typing import Protocol, TypeGuard
 
 from coaching_contracts.commands import CreateSlot, DeleteSlot
 from coaching_contracts.events import (
@@ -15,7 +15,7 @@ from coaching_contracts.events import (
     SlotReservationRejected,
     SlotReserved,
 )
-from coaching_slots import domain
+from coaching_slots import domain, messages
 
 
 class SlotRepository(Protocol):
@@ -56,7 +56,7 @@ async def create_slot(
         policies=policies,
     )
     await uow.slots.add(slot)
-    return SlotCreated(**_state(slot))
+    return messages.slot_created(slot)
 
 
 async def delete_slot(uow: UnitOfWork, cmd: DeleteSlot, now: datetime) -> SlotDeleted:
@@ -64,7 +64,7 @@ async def delete_slot(uow: UnitOfWork, cmd: DeleteSlot, now: datetime) -> SlotDe
     slot = await uow.slots.get(cmd.slot_id, for_update=True)
     deleted = domain.delete(slot, slot_id=cmd.slot_id, actor_id=cmd.actor_id, now=now)
     await uow.slots.mark_deleted(deleted)
-    return SlotDeleted(**_state(deleted), status=deleted.status.value)
+    return messages.slot_deleted(deleted)
 
 
 async def reserve_slot(
@@ -98,16 +98,9 @@ async def reserve_slots(
             )
         )
         if isinstance(outcome, domain.ReservationRefused):
-            answers.append(
-                SlotReservationRejected(
-                    slot_id=slot_id,
-                    booking_id=booking_id,
-                    code=outcome.code,
-                    message=outcome.message,
-                )
-            )
+            answers.append(messages.reservation_rejected(slot_id, booking_id, outcome))
         else:
-            answers.append(SlotReserved(**_state(outcome), booking_id=booking_id))
+            answers.append(messages.slot_reserved(outcome, booking_id))
     return answers
 
 
@@ -118,15 +111,3 @@ def _holds(slot: domain.Slot | None, booking_id: uuid.UUID) -> TypeGuard[domain.
 async def release_slot(uow: UnitOfWork, event: BookingCancelled, now: datetime) -> None:
     """A cancelled booking's time no longer blocks its coach; the slot stays UNAVAILABLE."""
     await uow.slots.release(event.slot_id, event.booking_id, now)
-
-
-def _state(slot: domain.Slot) -> dict[str, Any]:
-    """The fields every slot event carries; status is each event's own."""
-    return {
-        "slot_id": slot.id,
-        "coach_id": slot.coach_id,
-        "start_time": slot.start_time,
-        "end_time": slot.end_time,
-        "created_at": slot.created_at,
-        "updated_at": slot.updated_at,
-    }

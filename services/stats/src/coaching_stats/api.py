@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coaching_kit.retry import is_transient
 from coaching_stats.config import StatsSettings
 from coaching_stats.lag import consumer_lag
-from coaching_stats.projection import CoachStats, snapshot
+from coaching_stats.messages import coach_stats_updated
+from coaching_stats.projection import CoachStats
 from coaching_stats.repository import SqlCoachStats
 
 DEFAULT_LIMIT = 50
@@ -40,8 +40,7 @@ class BadRequestError(ValueError):
 
 
 class ReadApi:
-    def __init__(self, engine: Callable[[], AsyncEngine], fallback: ASGIApp) -> None:
-        # Called per request: the service creates its engine only once it has started.
+    def __init__(self, engine: AsyncEngine, fallback: ASGIApp) -> None:
         self._engine = engine
         self._fallback = fallback
 
@@ -71,7 +70,7 @@ class ReadApi:
         if len(parts) != 3 or parts[2] != "stats":
             return _error(404, "not_found", f"no route {path}")
         coach_id = _uuid(parts[1], "coachId")
-        async with self._engine().connect() as conn:
+        async with self._engine.connect() as conn:
             stats = await SqlCoachStats(conn).get(coach_id)
         if stats is None:
             return _error(404, "not_found", f"no stats for coach {coach_id}")
@@ -81,7 +80,7 @@ class ReadApi:
         limit = _limit(query.get("limit", [str(DEFAULT_LIMIT)])[-1])
         after = query.get("after", [""])[-1]
         start = _uuid(after, "after") if after else None
-        async with self._engine().connect() as conn:
+        async with self._engine.connect() as conn:
             # One row more than asked tells whether another page follows.
             rows = await SqlCoachStats(conn).page(start, limit + 1)
         items = [_wire(stats) for stats in rows[:limit]]
@@ -114,7 +113,7 @@ def _limit(text: str) -> int:
 
 
 def _wire(stats: CoachStats) -> dict[str, Any]:
-    return snapshot(stats).model_dump(mode="json", by_alias=True)
+    return coach_stats_updated(stats).model_dump(mode="json", by_alias=True)
 
 
 def _json(status: int, body: dict[str, Any]) -> AsgiResponse:

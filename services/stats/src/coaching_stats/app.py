@@ -11,4 +11,4 @@ from coaching_stats.subscribers import ALL_HANDLERS
 settings = StatsSettings()
 configure_logging(settings.log_level)
 service = Service(settings, ALL_HANDLERS)
-app = ReadApi(lambda: service.engine, service.asgi(extra_routes=[lag_route(settings)]))
+app = ReadApi(service.engine, service.asgi(extra_routes=[lag_route(settings)]))

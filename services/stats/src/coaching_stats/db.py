@@ -1,4 +1,4 @@
-"""The stats service's table (its own database; kit adds outbox and inbox)."""
+"""The stats service's table (its own database; kit adds its own tables)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ class EventHistory:
     def __init__(self, settings: StatsSettings, engine: AsyncEngine) -> None:
         config = ConsumerConfig(service=settings.service_name, source=settings.source)
         self._decoders = {
-            settings.topic_prefix + h.topic: Consumer(engine, h, config) for h in ALL_HANDLERS
+            settings.topic_prefix + h.topic: Consumer(h, config) for h in ALL_HANDLERS
         }
         self._bootstrap = settings.kafka_bootstrap_servers
         self._auth = settings.kafka_auth.client_kwargs()

@@ -22,7 +22,6 @@ from coaching_contracts.events import (
     BookingCompleted,
     BookingConfirmed,
     BookingNoShow,
-    CoachStatsUpdated,
     ReviewSubmitted,
     SlotCreated,
     SlotDeleted,
@@ -89,16 +88,6 @@ def apply(stats: CoachStats | None, change: Change) -> CoachStats:
         return CoachStats(change.coach_id, change.delta, change.at)
     return CoachStats(
         stats.coach_id, stats.counts + change.delta, max(stats.last_updated, change.at)
-    )
-
-
-def snapshot(stats: CoachStats) -> CoachStatsUpdated:
-    """The full snapshot published on `stats.events` and served by the read API."""
-    return CoachStatsUpdated(
-        coach_id=stats.coach_id,
-        **stats.counts.as_dict(),
-        average_rating=stats.average_rating,
-        last_updated=stats.last_updated,
     )
 
 

@@ -37,7 +37,8 @@ from coaching_kit.handlers import MessageContext
 from coaching_kit.jobs import in_transaction
 from coaching_stats.config import StatsSettings
 from coaching_stats.history import Counted, EventHistory, Replay
-from coaching_stats.projection import CoachStats, snapshot
+from coaching_stats.messages import coach_stats_updated
+from coaching_stats.projection import CoachStats
 from coaching_stats.repository import SqlCoachStats, stats_table
 
 REBUILD = "coach_stats_rebuild"
@@ -190,7 +191,7 @@ async def _announce_differences(ctx: MessageContext, rebuilt: dict[uuid.UUID, Co
     live = await SqlCoachStats(ctx.conn).everyone()
     differing = {c for c in live.keys() | rebuilt.keys() if live.get(c) != rebuilt.get(c)}
     for coach_id in differing & rebuilt.keys():
-        ctx.emit(snapshot(rebuilt[coach_id]))
+        ctx.emit(coach_stats_updated(rebuilt[coach_id]))
     return len(differing)
 
 

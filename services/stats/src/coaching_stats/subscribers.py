@@ -8,39 +8,41 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from coaching_contracts.base import WireModel
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_EVENTS, USERS_EVENTS
-from coaching_kit.handlers import Answer, MessageContext, MessageHandlers
+from coaching_kit.handlers import EventHandlers, MessageContext, RunAnswer
 from coaching_stats import projection, usecases
 from coaching_stats.repository import SqlCoachStats
 
-users_events = MessageHandlers(topic=USERS_EVENTS, commands=False)
-slots_events = MessageHandlers(topic=SLOTS_EVENTS, commands=False)
-bookings_events = MessageHandlers(topic=BOOKINGS_EVENTS, commands=False)
-ALL_HANDLERS = [users_events, slots_events, bookings_events]
+users_event_handlers = EventHandlers(topic=USERS_EVENTS)
+slots_event_handlers = EventHandlers(topic=SLOTS_EVENTS)
+bookings_event_handlers = EventHandlers(topic=BOOKINGS_EVENTS)
+ALL_HANDLERS = [users_event_handlers, slots_event_handlers, bookings_event_handlers]
 
 
 class SqlUnitOfWork:
-    def __init__(self, ctx: MessageContext) -> None:
-        self.coach_stats = SqlCoachStats(ctx.conn)
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.coach_stats = SqlCoachStats(conn)
 
 
-async def on_counted_events(items: list[tuple[MessageContext, WireModel]]) -> list[Answer]:
+async def on_counted_events(items: list[tuple[MessageContext, WireModel]]) -> list[RunAnswer]:
     """A run of counted events: their changes in one statement, then one snapshot per coach,
     sent as caused by that coach's last event of the run."""
-    last_of: dict[uuid.UUID, MessageContext] = {}
+    last_of: dict[uuid.UUID, int] = {}
     changes = []
-    for ctx, event in items:
+    for n, (_, event) in enumerate(items):
         change = projection.change_of(event)
         if change is not None:
             changes.append(change)
-            last_of.pop(change.coach_id, None)  # the order of snapshots: of last events
-            last_of[change.coach_id] = ctx
+            last_of[change.coach_id] = n
+    answers: list[RunAnswer] = [None] * len(items)
     if changes:
-        snapshots = await usecases.count_changes(SqlUnitOfWork(items[0][0]), changes)
-        for coach, ctx in last_of.items():
-            ctx.emit(snapshots[coach])
-    return [None] * len(items)
+        snapshots = await usecases.count_changes(SqlUnitOfWork(items[0][0].conn), changes)
+        for coach, n in last_of.items():
+            answers[n] = snapshots[coach]
+    return answers
 
 
 # One list decides what counts, for the live service and the rebuild alike.

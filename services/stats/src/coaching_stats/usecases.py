@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from coaching_contracts.events import CoachStatsUpdated
-from coaching_stats.projection import Change, CoachStats, snapshot
+from coaching_stats.messages import coach_stats_updated
+from coaching_stats.projection import Change, CoachStats
 
 
 class CoachStatsRepository(Protocol):
@@ -34,4 +35,4 @@ async def count_changes(
     if not folded:
         return {}
     after = await uow.coach_stats.add_all(list(folded.values()))
-    return {coach: snapshot(stats) for coach, stats in after.items()}
+    return {coach: coach_stats_updated(stats) for coach, stats in after.items()}

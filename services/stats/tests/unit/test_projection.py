@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from coaching_stats import projection
+from coaching_stats.messages import coach_stats_updated
 from coaching_stats.projection import Change, CoachStats, Counts, apply, change_of
 from coaching_stats.subscribers import ALL_HANDLERS
 
@@ -90,7 +91,7 @@ def test_the_average_rating_is_null_without_reviews_and_exact_with_them():
     coach = uuid.uuid4()
     assert CoachStats(coach, Counts(), T0).average_rating is None
     assert CoachStats(coach, Counts(review_count=3, rating_sum=11), T0).average_rating == 11 / 3
-    snapshot = projection.snapshot(CoachStats(coach, Counts(review_count=2, rating_sum=9), T0))
+    snapshot = coach_stats_updated(CoachStats(coach, Counts(review_count=2, rating_sum=9), T0))
     assert snapshot.average_rating == 4.5
 
 
@@ -105,7 +106,7 @@ def test_the_full_story_gives_the_expected_snapshot():
     story = full_story()
     stats = fold(p.event for p in story.published)
     assert stats is not None
-    wire = projection.snapshot(stats).model_dump(mode="json", by_alias=True)
+    wire = coach_stats_updated(stats).model_dump(mode="json", by_alias=True)
     assert {k: wire[k] for k in FULL_STORY_STATS} == FULL_STORY_STATS
     assert len(_changes(story)) == FULL_STORY_CHANGES
     assert stats.last_updated == story.last_time

@@ -1,4 +1,4 @@
-"""The users service's tables (its own database; kit adds outbox and inbox)."""
+"""The users service's tables (its own database; kit adds its own tables)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ users = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("email", String(254), nullable=False),  # as registered: case preserved
-    # domain.normalized_email(email), computed in Python (see there). Text: NFKC may lengthen
-    # rows registered before the domain bounded it. Nullable until no release older than
-    # revision 0004 runs: those insert without it during a rolling update.
-    Column("email_normalized", Text, nullable=True),
+    # The contract's normalized_email(email) (coaching_contracts.emails), computed in Python:
+    # SQL has no NFKC case folding. What uniqueness is judged on.
+    Column("email_normalized", Text, nullable=False),
     Column("first_name", String(100), nullable=False),
     Column("last_name", String(100), nullable=False),
     Column("phone_number", String(32), nullable=True),

@@ -8,14 +8,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coaching_contracts.emails import normalized_email
+from coaching_contracts.values import Role
 from coaching_users.db import EMAIL_UNIQUE, users
-from coaching_users.domain import (
-    EmailTakenError,
-    Role,
-    User,
-    UserIdTakenError,
-    normalized_email,
-)
+from coaching_users.domain import EmailTakenError, User, UserIdTakenError
 
 
 class SqlUserRepository:

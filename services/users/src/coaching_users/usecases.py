@@ -8,7 +8,7 @@ from typing import Protocol
 
 from coaching_contracts.commands import RegisterUser
 from coaching_contracts.events import UserRegistered
-from coaching_users import domain
+from coaching_users import domain, messages
 
 
 class UserRepository(Protocol):
@@ -36,17 +36,4 @@ async def register_user(
         now=now,
     )
     await uow.users.add(user)
-    return user_registered(user)
-
-
-def user_registered(user: domain.User) -> UserRegistered:
-    return UserRegistered(
-        user_id=user.id,
-        email=user.email,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        phone_number=user.phone_number,
-        role=user.role.value,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
+    return messages.user_registered(user)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from coaching_contracts.commands import RegisterUser
+from coaching_contracts.emails import normalized_email
 from coaching_users import domain, usecases
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -17,8 +18,7 @@ class FakeUsers:
 
     async def add(self, user: domain.User) -> None:
         if any(
-            domain.normalized_email(u.email) == domain.normalized_email(user.email)
-            for u in self.rows.values()
+            normalized_email(u.email) == normalized_email(user.email) for u in self.rows.values()
         ):
             raise domain.EmailTakenError(f"{user.email} is already registered")
         if user.id in self.rows:
@@ -136,10 +136,10 @@ TWO_ADDRESSES = {
 @pytest.mark.parametrize("pair", ONE_ADDRESS.values(), ids=ONE_ADDRESS.keys())
 def test_addresses_equal_in_any_unicode_case_are_one(pair):
     first, second = pair
-    assert domain.normalized_email(first) == domain.normalized_email(second)
+    assert normalized_email(first) == normalized_email(second)
 
 
 @pytest.mark.parametrize("pair", TWO_ADDRESSES.values(), ids=TWO_ADDRESSES.keys())
 def test_addresses_differing_beyond_case_are_two(pair):
     first, second = pair
-    assert domain.normalized_email(first) != domain.normalized_email(second)
+    assert normalized_email(first) != normalized_email(second)

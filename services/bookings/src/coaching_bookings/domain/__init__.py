@@ -1,4 +1,4 @@
-"""The bookings domain, standard library only.
+"""The bookings domain: standard library, kit's rejection and the contract's roles only.
 
 - `bookings`: the Booking and the saga that makes it: PENDING -> ACTIVE | REJECTED, the slots
   service being the only authority on whether the slot is free.

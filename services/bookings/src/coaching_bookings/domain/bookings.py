@@ -6,7 +6,9 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
+from coaching_contracts.values import Role
 from coaching_kit.rejections import CommandRejectedError
 
 
@@ -51,18 +53,19 @@ class BookingNotPendingError(CommandRejectedError):
 
 
 class SlotAlreadyBookedError(CommandRejectedError):
-    """The slot already has its one booking: the database's last word on that rule."""
+    """The slot already has its one booking (the database decides; see `confirm`)."""
 
     code = "slot_unavailable"
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who asked for a booking: where its final outcome goes, long after the command."""
+class Session(NamedTuple):
+    """The slot the slots service reserved for a booking: its coach and its time."""
 
-    correlation_id: str
-    reply_to: str | None = None
-    reply_correlation_id: str | None = None
+    booking_id: uuid.UUID
+    slot_id: uuid.UUID
+    coach_id: uuid.UUID
+    start_time: datetime
+    end_time: datetime
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Booking:
     slot_id: uuid.UUID
     student_id: uuid.UUID
     status: BookingStatus
+    # The request's correlation, which the booking's later events continue (auto-completion).
     correlation_id: str
     created_at: datetime
     updated_at: datetime
@@ -85,8 +89,6 @@ class Booking:
     completed_at: datetime | None = None
     rejection_code: str | None = None
     rejection_message: str | None = None
-    reply_to: str | None = None
-    reply_correlation_id: str | None = None
 
     def side_of(self, user_id: uuid.UUID) -> Side | None:
         if user_id == self.student_id:
@@ -102,46 +104,45 @@ def request(
     slot_id: uuid.UUID,
     student_id: uuid.UUID,
     student_role: str | None,
-    caller: Caller,
+    correlation_id: str,
     now: datetime,
 ) -> Booking:
     """A PENDING booking; only a registered student books."""
     if student_role is None:
         raise UnknownUserError(f"user {student_id} is not registered (or not known here yet)")
-    if student_role != Side.STUDENT:
+    if student_role != Role.STUDENT:
         raise NotAStudentError(f"user {student_id} is a {student_role}; only students book")
     return Booking(
         id=booking_id,
         slot_id=slot_id,
         student_id=student_id,
         status=BookingStatus.PENDING,
-        correlation_id=caller.correlation_id,
-        reply_to=caller.reply_to,
-        reply_correlation_id=caller.reply_correlation_id,
+        correlation_id=correlation_id,
         created_at=now,
         updated_at=now,
     )
 
 
 def confirm(
-    booking: Booking,
-    *,
-    slot_id: uuid.UUID,
-    coach_id: uuid.UUID,
-    start_time: datetime,
-    end_time: datetime,
-    now: datetime,
+    booking: Booking, session: Session, *, slot_holder: uuid.UUID | None, now: datetime
 ) -> Booking:
-    """The slot is reserved for the booking: ACTIVE, with the slot's coach and session."""
+    """The slot is reserved for the booking: ACTIVE, with the slot's coach and session.
+
+    The rule the store's guarded confirmation applies (still PENDING, the slot it asked for,
+    no other booking holding that slot: the database decides races). Called on a booking the
+    statement did not confirm, it says why, or that nothing but the statement's own shape
+    (one booking per slot per statement) kept it out."""
     _require_pending(booking)
-    if slot_id != booking.slot_id:
+    if session.slot_id != booking.slot_id:
         raise InvalidCommandError(f"booking {booking.id} asked for slot {booking.slot_id}")
+    if slot_holder is not None:
+        raise SlotAlreadyBookedError(f"slot {booking.slot_id} is already booked")
     return replace(
         booking,
         status=BookingStatus.ACTIVE,
-        coach_id=coach_id,
-        start_time=start_time,
-        end_time=end_time,
+        coach_id=session.coach_id,
+        start_time=session.start_time,
+        end_time=session.end_time,
         updated_at=now,
     )
 

@@ -1,4 +1,4 @@
-"""bookings and call_reviews, with kit's outbox, inbox and user directory
+"""bookings and call_reviews, with kit's tables and the user directory
 
 Revision ID: 0001
 Revises:
@@ -46,8 +46,6 @@ def upgrade() -> None:
         sa.Column("rejection_code", sa.String(32), nullable=True),
         sa.Column("rejection_message", sa.Text(), nullable=True),
         sa.Column("correlation_id", sa.String(300), nullable=False),
-        sa.Column("reply_to", sa.String(249), nullable=True),
-        sa.Column("reply_correlation_id", sa.String(300), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(

@@ -1,4 +1,4 @@
-"""slots table with its no-overlap exclusion, the user directory, kit's outbox and inbox
+"""slots table with its no-overlap exclusion, the user directory and kit's tables
 
 Revision ID: 0001
 Revises:

@@ -1,4 +1,4 @@
-"""coach_stats table, with kit's outbox and inbox
+"""coach_stats table, with kit's tables (outbox, inbox, relay lease, pending replies)
 
 Revision ID: 0001
 Revises:

@@ -1,4 +1,4 @@
-"""users table, with kit's outbox and inbox
+"""users table, with kit's tables (outbox, inbox, relay lease, pending replies)
 
 Revision ID: 0001
 Revises:
@@ -25,6 +25,9 @@ def upgrade() -> None:
         "users",
         sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
         sa.Column("email", sa.String(254), nullable=False),
+        # coaching_contracts.emails.normalized_email(email), computed in Python (NFKC and
+        # Unicode case folding, which SQL cannot do): email is unique in any Unicode case.
+        sa.Column("email_normalized", sa.Text(), nullable=False),
         sa.Column("first_name", sa.String(100), nullable=False),
         sa.Column("last_name", sa.String(100), nullable=False),
         sa.Column("phone_number", sa.String(32), nullable=True),
@@ -34,7 +37,7 @@ def upgrade() -> None:
         sa.CheckConstraint("role IN ('COACH', 'STUDENT')", name=op.f("ck_users_role")),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
     )
-    op.create_index("uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True)
+    op.create_index("uq_users_email_normalized", "users", ["email_normalized"], unique=True)
 
 
 def downgrade() -> None:
