@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.namespace import SERVICES
+from coaching_contracts.topics import SERVICES
 
 HALF_PEAK = 0.5
 _SERVERS = ("kafka", "postgres")

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench.kafka_raw import RAW_TOPIC
 from bench.watch import BenchError
 from coaching_contracts import topics as t
+from coaching_contracts.topics import SERVICES
 from coaching_kit.bus import all_partitions
 from coaching_kit.relay import asyncpg_dsn
 from coaching_kit.testing.databases import create_scratch, drop_scratch
@@ -28,7 +29,6 @@ from coaching_kit.testing.groups import until_group_settled
 from coaching_kit.testing.process import ServiceProcess
 from coaching_kit.topics_admin import ensure_topics
 
-SERVICES = ("users", "slots", "bookings", "stats")
 # What each service's consumer group reads (the README's service table): the platform is
 # idle when every group has committed up to the end of each, and no outbox row waits.
 CONSUMES = {

@@ -9,7 +9,7 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from bench.namespace import SERVICES
+from coaching_contracts.topics import SERVICES
 
 
 def parse(spec: str) -> str:

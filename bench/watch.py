@@ -1,4 +1,4 @@
-"""The harness's view of what happened: one raw consumer over the events topics and
+"""The harness's view of what happened: kit's topic watcher over the events topics and
 `stats.events`, from their beginning, with no consumer group.
 
 It keeps up with thousands of records a second beside the load generator because it decodes
@@ -9,8 +9,6 @@ by the publishing relay) and the moment the harness consumed it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
@@ -18,17 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
-from coaching_contracts.booking_events import BookingConfirmed, BookingRejected
-from coaching_contracts.events import CommandRejected, SlotCreated, UserRegistered
+from coaching_contracts.commands import CreateBooking, CreateSlot, RegisterUser
+from coaching_contracts.events import BookingConfirmed
+from coaching_contracts.registry import REJECTIONS, outcomes_of
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_EVENTS, STATS_EVENTS, USERS_EVENTS
-from coaching_kit.bus import read_from_beginning
+from coaching_kit import bus
 
 CONFIRMED: str = BookingConfirmed.TYPE
-# The final outcome of each command the harness sends (booking.requested is not final).
-SUCCESSES: frozenset[str] = frozenset((UserRegistered.TYPE, SlotCreated.TYPE, CONFIRMED))
-FINAL = SUCCESSES | {BookingRejected.TYPE, CommandRejected.TYPE}
+# The final outcomes of the commands the harness sends (booking.requested is not one).
+FINAL = frozenset(t for c in (RegisterUser, CreateSlot, CreateBooking) for t in outcomes_of(c.TYPE))
 
 
 class BenchError(RuntimeError):
@@ -46,44 +44,29 @@ class Outcome:
 class Watcher:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self._stats_topic = prefix + STATS_EVENTS
-        self._topics = [prefix + t for t in (USERS_EVENTS, SLOTS_EVENTS, BOOKINGS_EVENTS)]
-        self._topics.append(self._stats_topic)
+        topics = [prefix + t for t in (USERS_EVENTS, SLOTS_EVENTS, BOOKINGS_EVENTS, STATS_EVENTS)]
         self.outcomes: dict[str, Outcome] = {}  # correlation (command) id -> final outcome
         self.confirmed: defaultdict[str, list[int]] = defaultdict(list)  # coach -> CreateTimes
         # coach -> (CreateTime, totalCalls) of each snapshot, in offset order
         self.snapshots: defaultdict[str, list[tuple[int, int]]] = defaultdict(list)
         self.latest_calls: dict[str, int] = {}  # coach -> highest totalCalls seen
         self.records = 0
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20
+        self._topics = bus.Watcher(
+            bootstrap,
+            topics,
+            on_record=self._take,
+            max_records=20_000,
+            max_partition_fetch_bytes=4 << 20,
         )
-        self._task: asyncio.Task[None] | None = None
-        self._arrived = asyncio.Event()
 
     async def start(self) -> None:
-        await self._consumer.start()
-        await read_from_beginning(self._consumer, self._topics)
-        self._task = asyncio.create_task(self._collect())
+        await self._topics.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
+        await self._topics.stop()
 
-    async def _collect(self) -> None:
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=100, max_records=20_000)
-            now = time.time()
-            for records in batches.values():
-                for record in records:
-                    self._take(record, now)
-                self.records += len(records)
-            if batches:
-                self._arrived.set()
-
-    def _take(self, record: ConsumerRecord[Any, Any], now: float) -> None:
+    def _take(self, record: ConsumerRecord[Any, Any]) -> None:
+        self.records += 1
         if record.topic == self._stats_topic:
             total = orjson.loads(record.value)["totalCalls"]
             coach = record.key.decode()
@@ -100,8 +83,8 @@ class Watcher:
         # A relay may publish a record twice (crash between send and mark): the first counts.
         if kind is None or correlation is None or kind not in FINAL or correlation in self.outcomes:
             return
-        value = b"" if kind in SUCCESSES else record.value
-        self.outcomes[correlation] = Outcome(kind, record.timestamp, now, value)
+        value = record.value if kind in REJECTIONS else b""
+        self.outcomes[correlation] = Outcome(kind, record.timestamp, time.time(), value)
         if kind == CONFIRMED:
             self.confirmed[orjson.loads(record.value)["coachId"]].append(record.timestamp)
 
@@ -132,11 +115,5 @@ class Watcher:
     async def _until(
         self, done: Callable[[], bool], timeout_s: float, what: Callable[[], str]
     ) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchError(f"still missing after {timeout_s:.0f} s: {what()}")
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+        if not await self._topics.until(done, timeout_s):
+            raise BenchError(f"still missing after {timeout_s:.0f} s: {what()}")

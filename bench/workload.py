@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from coaching_contracts.base import WireModel
 from coaching_contracts.commands import CreateBooking, CreateSlot, RegisterUser
+from coaching_contracts.values import Role
 from coaching_kit.envelope import Envelope
 
 SOURCE = "/bench"
@@ -53,7 +54,7 @@ def registrations(coaches: int, students: int) -> tuple[Cast, list[Outgoing]]:
     """`coaches` coaches and `students` students, with emails unique to this run."""
     cast = Cast([uuid.uuid4() for _ in range(coaches)], [uuid.uuid4() for _ in range(students)])
     tag = uuid.uuid4().hex[:8]
-    roles = [("COACH", u) for u in cast.coaches] + [("STUDENT", u) for u in cast.students]
+    roles = [(Role.COACH, u) for u in cast.coaches] + [(Role.STUDENT, u) for u in cast.students]
     commands = [
         outgoing(
             RegisterUser(

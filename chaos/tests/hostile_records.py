@@ -1,4 +1,4 @@
-"""Hostile records for the pipeline tests: what an outside publisher can put on a topic, and a
+"""Hostile records for the abuse suite: what an outside publisher can put on a topic, and a
 publisher that sends them in order on one partition and says where each landed."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from aiokafka.structs import TopicPartition
 from hypothesis import strategies as st
 
 from coaching_contracts.commands import CreateSlot
+from coaching_contracts.values import Role
 from coaching_kit.envelope import Envelope
 from coaching_kit.testing.hostile import RawName, raw_header_names
 
@@ -29,6 +30,13 @@ class Sent:
     offset: int
     ce_id: str | None
     valid: bool
+
+
+def register_json(**fields: Any) -> dict[str, Any]:
+    """A valid registration as JSON data, with `fields` changed or added."""
+    email = f"abuse-{uuid.uuid4().hex[:12]}@example.com"
+    names = {"firstName": "Ada", "lastName": "Lovelace"}
+    return {"email": email, **names, "role": Role.STUDENT} | fields
 
 
 def slot_json(**fields: Any) -> bytes:

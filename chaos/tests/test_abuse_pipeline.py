@@ -14,28 +14,23 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from coaching_contracts.commands import CreateSlot, RegisterUser
-from coaching_contracts.topics import SLOTS_COMMANDS, USERS_COMMANDS, dlq
+from coaching_contracts.events import CommandRejected
+from coaching_contracts.topics import SLOTS_COMMANDS, SLOTS_EVENTS, USERS_COMMANDS, dlq
 from coaching_kit.bus import distinct, outcome_of
 from coaching_kit.testing.hostile import RawName
 
-from .abuse_driver import register_json, running_platform
 from .hostile_records import (
     YEAR_ONE,
     Publisher,
     Sent,
     committed_offset,
     hostile_record,
+    register_json,
     slot_headers,
     slot_json,
 )
 
 VALID_AROUND_EACH = 5
-
-
-@pytest.fixture(scope="module")
-async def platform(stack, scratch_database, run_service, bus):
-    async with running_platform(stack, scratch_database, run_service, bus) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -153,13 +148,13 @@ async def test_a_reply_to_outside_the_reply_prefix_is_answered_invalid_on_events
         coach_id=uuid.uuid4(), start_time="2030-01-01T10:00:00Z", end_time="2030-01-01T11:00:00Z"
     )
     sent = await platform.send(
-        SLOTS_COMMANDS, command, extra_headers={"reply_to": platform.bus.prefix + "slots.events"}
+        SLOTS_COMMANDS, command, extra_headers={"reply_to": platform.bus.prefix + SLOTS_EVENTS}
     )
     answer = await platform.outcome(sent.id)
-    assert answer.type == "coaching.command.rejected.v1"
+    assert answer.type == CommandRejected.TYPE
     assert answer.json()["code"] == "invalid"
     assert "reply prefix" in answer.json()["message"]
-    assert answer.topic == platform.bus.prefix + "slots.events"
+    assert answer.topic == platform.bus.prefix + SLOTS_EVENTS
     assert "correlation_id" not in answer.headers  # not the reply copy: no reply was sent
     assert len(platform.outcomes(sent.id)) == 1
 
@@ -169,5 +164,5 @@ async def test_a_control_character_in_a_name_is_answered_invalid(platform, name)
     answer = await platform.answer(
         USERS_COMMANDS, register_json(firstName=name), type=RegisterUser.TYPE
     )
-    assert answer.type == "coaching.command.rejected.v1"
+    assert answer.type == CommandRejected.TYPE
     assert answer.json()["code"] == "invalid"

@@ -14,22 +14,20 @@ from coaching_contracts.commands import (
     DeleteSlot,
     SubmitReview,
 )
+from coaching_contracts.events import BookingConfirmed, BookingRejected, CommandRejected
 from coaching_contracts.topics import BOOKINGS_COMMANDS, SLOTS_COMMANDS
+from coaching_contracts.values import Role
+from coaching_kit.testing.platform import soon
 
-from .abuse_driver import BOOKING_REJECTED, CONFIRMED, REJECTED, running_platform, soon
+CONFIRMED, BOOKING_REJECTED = BookingConfirmed.TYPE, BookingRejected.TYPE
+REJECTED = CommandRejected.TYPE
 
 FLOOD = 200
 
 
 @pytest.fixture(scope="module")
-async def platform(stack, scratch_database, run_service, bus):
-    async with running_platform(stack, scratch_database, run_service, bus) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 async def booking(platform):
-    """(coach, student, confirmed booking) shared by the cases that only read it."""
+    """A coach, a student and their confirmed booking, shared by the cases that only read it."""
     return await platform.booked()
 
 
@@ -44,7 +42,7 @@ SLOT_TIMES = {
 @pytest.mark.parametrize("times", SLOT_TIMES.values(), ids=SLOT_TIMES.keys())
 async def test_a_slot_breaking_a_time_rule_is_rejected_with_its_code(platform, booking, times):
     start, end, code = times
-    record = await platform.slot(booking[0], start, end)
+    record = await platform.create_slot(booking.coach, start, end)
     assert (record.type, record.json()["code"]) == (REJECTED, code)
 
 
@@ -69,7 +67,7 @@ async def test_a_command_on_a_missing_resource_is_not_found(platform, command):
 
 
 async def test_a_booking_for_a_missing_slot_is_rejected_not_found(platform, booking):
-    record = await platform.book(str(uuid.uuid4()), booking[1])
+    record = await platform.book(str(uuid.uuid4()), booking.student)
     assert (record.type, record.json()["code"]) == (BOOKING_REJECTED, "not_found")
 
 
@@ -82,7 +80,7 @@ UNKNOWN_ACTOR = {
 
 @pytest.mark.parametrize("make", UNKNOWN_ACTOR.values(), ids=UNKNOWN_ACTOR.keys())
 async def test_an_unknown_actor_is_forbidden_and_the_booking_is_untouched(platform, booking, make):
-    booking_id = booking[2].json()["bookingId"]
+    booking_id = booking.confirmed.json()["bookingId"]
     record = await platform.answer(BOOKINGS_COMMANDS, make(booking_id))
     assert (record.type, record.json()["code"]) == (REJECTED, "forbidden")
     sql = "SELECT status FROM bookings WHERE id = $1::uuid"
@@ -90,8 +88,7 @@ async def test_an_unknown_actor_is_forbidden_and_the_booking_is_untouched(platfo
 
 
 async def test_an_unknown_actor_may_not_delete_a_slot_nor_create_one(platform, booking):
-    coach = booking[0]
-    slot = await platform.slot(coach, soon(10 * 86400), soon(10 * 86400 + 600))
+    slot = await platform.create_slot(booking.coach, soon(10 * 86400), soon(10 * 86400 + 600))
     delete = DeleteSlot(slot_id=slot.json()["slotId"], actor_id=_unknown())
     record = await platform.answer(SLOTS_COMMANDS, delete)
     assert (record.type, record.json()["code"]) == (REJECTED, "forbidden")
@@ -101,10 +98,10 @@ async def test_an_unknown_actor_may_not_delete_a_slot_nor_create_one(platform, b
 
 
 async def test_a_flood_of_200_students_for_one_slot_books_it_exactly_once(platform):
-    coach = await platform.register("COACH")
+    coach = await platform.register(Role.COACH)
     await platform.until_known("slots", [coach])
-    slot = (await platform.slot(coach, soon(7200), soon(9000))).json()["slotId"]
-    students = list(await asyncio.gather(*(platform.register("STUDENT") for _ in range(FLOOD))))
+    slot = (await platform.create_slot(coach, soon(7200), soon(9000))).json()["slotId"]
+    students = list(await asyncio.gather(*(platform.register(Role.STUDENT) for _ in range(FLOOD))))
     await platform.until_known("bookings", students)
     outcomes = await asyncio.wait_for(
         asyncio.gather(*(platform.book(slot, student) for student in students)), timeout=90
@@ -122,11 +119,11 @@ async def test_a_student_may_book_overlapping_sessions_of_two_coaches(platform):
     """The contract forbids overlap only among one coach's slots and allows one booking
     per slot; nothing stops a student from holding two overlapping sessions with different
     coaches (their calendar is theirs), so both bookings are confirmed."""
-    coaches = [await platform.register("COACH") for _ in range(2)]
-    student = await platform.register("STUDENT")
+    coaches = [await platform.register(Role.COACH) for _ in range(2)]
+    student = await platform.register(Role.STUDENT)
     await platform.until_known("slots", coaches)
     await platform.until_known("bookings", [student])
-    first = await platform.slot(coaches[0], soon(3600), soon(7200))
-    second = await platform.slot(coaches[1], soon(5400), soon(9000))
+    first = await platform.create_slot(coaches[0], soon(3600), soon(7200))
+    second = await platform.create_slot(coaches[1], soon(5400), soon(9000))
     outcomes = [await platform.book(s.json()["slotId"], student) for s in (first, second)]
     assert [o.type for o in outcomes] == [CONFIRMED, CONFIRMED]

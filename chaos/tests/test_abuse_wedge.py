@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 
 from coaching_contracts.commands import CreateSlot
+from coaching_contracts.events import CommandRejected
 from coaching_contracts.topics import SLOTS_COMMANDS, SLOTS_EVENTS, dlq
 from coaching_kit.bus import outcome_of
 from coaching_kit.relay import asyncpg_dsn
@@ -96,7 +97,7 @@ async def test_a_wedged_consumer_is_unready_quiet_and_loses_nothing(slots, bus):
         assert _log_lines(process) - lines_before < 30
         await _execute(database, ALLOW)
         (outcome,) = await seen.wait_for(outcome_of(sent.id), timeout=60)
-        assert outcome.type == "coaching.command.rejected.v1"  # unknown coach: answered
+        assert outcome.type == CommandRejected.TYPE  # unknown coach: answered
         await _until(lambda: _get(process, "/ready")[0] == 200, 30, "/ready never recovered")
         await _until(lambda: _lag(process) == 0, 30, "the lag never went back to 0")
 

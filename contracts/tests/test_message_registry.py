@@ -10,12 +10,17 @@ from coaching_contracts import (
     ALL_MESSAGES,
     COMMANDS,
     EVENTS,
+    REJECTIONS,
+    BookingRejected,
     CommandRejected,
+    CreateBooking,
     CreateSlot,
     DeleteSlot,
+    SlotReservationRejected,
     command_types_for_topic,
     event_types_for_topic,
     model_for,
+    outcomes_of,
     topics,
 )
 from coaching_contracts.topics import TopicKind
@@ -97,3 +102,41 @@ def test_model_for_an_unknown_type_is_none() -> None:
 def test_registry_cannot_be_changed_at_runtime() -> None:
     with pytest.raises(TypeError):
         COMMANDS["coaching.evil.do.v1"] = CreateSlot
+
+
+@pytest.mark.parametrize("model", COMMANDS.values(), ids=list(COMMANDS))
+def test_every_command_declares_outcomes_published_where_its_service_answers(model: type) -> None:
+    answered_on = event_types_for_topic(topics.events_topic_for(model.TOPIC))
+
+    assert model.OUTCOMES
+    for outcome in model.OUTCOMES:
+        assert EVENTS[outcome.TYPE] is outcome
+        assert outcome.TYPE in answered_on
+        assert outcome is not CommandRejected  # it ends any command: the registry adds it
+
+
+@pytest.mark.parametrize("ce_type", sorted(COMMANDS))
+def test_a_commands_outcomes_are_its_own_then_command_rejected(ce_type: str) -> None:
+    found = outcomes_of(ce_type)
+
+    assert found == (*(m.TYPE for m in COMMANDS[ce_type].OUTCOMES), CommandRejected.TYPE)
+
+
+def test_a_booking_request_ends_confirmed_or_rejected_not_requested() -> None:
+    assert outcomes_of(CreateBooking.TYPE) == (
+        "coaching.booking.confirmed.v1",
+        "coaching.booking.rejected.v1",
+        "coaching.command.rejected.v1",
+    )
+
+
+def test_a_command_of_unknown_type_can_only_be_rejected() -> None:
+    assert outcomes_of("coaching.slot.move.v1") == (CommandRejected.TYPE,)
+
+
+def test_events_are_not_commands_and_have_no_outcomes() -> None:
+    assert all(not model.OUTCOMES for model in EVENTS.values())
+
+
+def test_rejections_are_the_events_carrying_a_rejection_code() -> None:
+    assert {CommandRejected.TYPE, BookingRejected.TYPE, SlotReservationRejected.TYPE} == REJECTIONS

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from coaching_contracts.events import BookingConfirmed, BookingRejected
 from coaching_contracts.topics import TopicKind, TopicSpec
+from coaching_contracts.values import Role
+from coaching_kit.testing.platform import Platform
 from coaching_kit.topics_admin import ensure_topics
-
-from .driver import Platform
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "book_a_slot.py"
 
@@ -45,18 +46,18 @@ async def _run_example(stack, topic_prefix, reply_topic, slot_id, student_id):
 async def test_the_integrating_example_books_a_slot_and_hears_each_outcome_on_its_reply_topic(
     platform: Platform, stack, topic_prefix, reply_topic
 ):
-    coach, student = await platform.register("COACH"), await platform.register("STUDENT")
+    coach, student = await platform.register(Role.COACH), await platform.register(Role.STUDENT)
     await platform.until_known("slots", [coach])
     await platform.until_known("bookings", [student])
     slot = await platform.create_slot(coach, 3600, 7200)
     slot_id = slot.json()["slotId"]
 
     status, first = await _run_example(stack, topic_prefix, reply_topic, slot_id, student)
-    assert (status, first["type"]) == (0, "coaching.booking.confirmed.v1"), first
+    assert (status, first["type"]) == (0, BookingConfirmed.TYPE), first
     assert (first["data"]["slotId"], first["data"]["studentId"]) == (slot_id, student)
     assert (first["data"]["coachId"], first["data"]["status"]) == (coach, "ACTIVE")
 
     # The slot has its one booking: a second request is refused, and hears that too.
     status, second = await _run_example(stack, topic_prefix, reply_topic, slot_id, student)
-    assert (status, second["type"]) == (1, "coaching.booking.rejected.v1"), second
+    assert (status, second["type"]) == (1, BookingRejected.TYPE), second
     assert second["data"]["code"] == "slot_unavailable"

@@ -16,16 +16,16 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from coaching_contracts.commands import RegisterUser
+from coaching_contracts.events import UserRegistered
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS
-from coaching_kit.bus import Bus, outcome_of
+from coaching_contracts.values import Role
+from coaching_kit.bus import Bus, distinct, outcome_of
 from coaching_kit.kafka_auth import KafkaAuth
 from coaching_kit.settings import service_database_url
 from coaching_kit.testing.process import ServiceProcess
 from coaching_stats.config import StatsSettings
 from coaching_stats.history import EventHistory
 from coaching_stats.lag import consumer_lag
-
-from .driver import distinct
 
 DEADLINE_S = 30.0
 
@@ -92,12 +92,12 @@ async def register_over(env: dict[str, str], prefix: str) -> Any:
     try:
         async with bus.watch(USERS_EVENTS) as events:
             email = f"auth-{uuid.uuid4().hex[:8]}@example.com"
-            command = RegisterUser(email=email, first_name="A", last_name="B", role="STUDENT")
+            command = RegisterUser(email=email, first_name="A", last_name="B", role=Role.STUDENT)
             sent = await bus.send_command(USERS_COMMANDS, command)
             (outcome,) = await events.wait_for(distinct(outcome_of(sent.id)), timeout=DEADLINE_S)
     finally:
         await bus.stop()
-    assert outcome.type == "coaching.user.registered.v1"
+    assert outcome.type == UserRegistered.TYPE
     return outcome.json()
 
 
@@ -107,7 +107,7 @@ async def test_the_users_service_works_over_sasl_scram(
     env = scram_env(listeners)
     async with users_service(scratch_database, run_service, env):
         registered = await register_over(env, topic_prefix)
-    assert registered["role"] == "STUDENT"
+    assert registered["role"] == Role.STUDENT
 
 
 async def test_the_users_service_works_over_mutual_tls(
@@ -116,7 +116,7 @@ async def test_the_users_service_works_over_mutual_tls(
     env = tls_env(listeners)
     async with users_service(scratch_database, run_service, env):
         registered = await register_over(env, topic_prefix)
-    assert registered["role"] == "STUDENT"
+    assert registered["role"] == Role.STUDENT
 
 
 async def log_shows(process: ServiceProcess, text: str) -> bool:

@@ -5,33 +5,16 @@ import uuid
 
 import httpx
 import orjson
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from coaching_contracts.commands import CreateBooking, RegisterUser
+from coaching_contracts.events import BookingConfirmed, BookingRequested, SlotReserved
 from coaching_contracts.topics import BOOKINGS_COMMANDS, USERS_COMMANDS
+from coaching_contracts.values import Role
 from coaching_kit.envelope import Envelope
-from coaching_kit.testing.groups import until_group_settled
 
-from .driver import ALL_EVENTS, Platform
-
-CONFIRMED = "coaching.booking.confirmed.v1"
+CONFIRMED = BookingConfirmed.TYPE
 REGISTER = RegisterUser.TYPE
-
-
-@pytest.fixture(scope="module")
-async def running(stack, topic_prefix, scratch_database, run_service, bus):
-    """users, slots and bookings as processes, and a client of them."""
-    services, databases = {}, {}
-    for name in ("users", "slots", "bookings"):
-        databases[name] = await scratch_database(name)
-        services[name] = await run_service(name, databases[name])
-    for name in databases:
-        await until_group_settled(stack.kafka_bootstrap, topic_prefix + name, members=1)
-    async with bus.watch(*ALL_EVENTS) as events:
-        yield Platform(bus, events, databases), services
-    for service in services.values():
-        await service.stop()
 
 
 def _traceparent() -> tuple[str, str]:
@@ -58,9 +41,8 @@ def _value(metrics: dict, name: str, **labels: str) -> float:
     )
 
 
-async def test_a_booking_carries_the_commands_trace_through_every_service(running):
-    platform, _ = running
-    coach, student = await platform.register("COACH"), await platform.register("STUDENT")
+async def test_a_booking_carries_the_commands_trace_through_every_service(platform):
+    coach, student = await platform.register(Role.COACH), await platform.register(Role.STUDENT)
     await platform.until_known("slots", [coach])
     await platform.until_known("bookings", [student])
     slot = await platform.create_slot(coach, 3600, 7200)
@@ -70,12 +52,8 @@ async def test_a_booking_carries_the_commands_trace_through_every_service(runnin
         BOOKINGS_COMMANDS, command, extra_headers={"traceparent": traceparent}
     )
     confirmed = await platform.outcome(sent.id, {CONFIRMED})
-    saga = [s for s in platform.events.seen if s.correlation_id == sent.id]
-    assert {s.type for s in saga} >= {
-        "coaching.booking.requested.v1",
-        "coaching.slot.reserved.v1",
-        CONFIRMED,
-    }
+    saga = platform.seen.matching(lambda s: s.correlation_id == sent.id)
+    assert {s.type for s in saga} >= {BookingRequested.TYPE, SlotReserved.TYPE, CONFIRMED}
     for record in saga:  # one trace, each hop its own span
         version, trace, span, _flags = record.headers["traceparent"].split("-")
         assert (version, trace) == ("00", trace_id)
@@ -83,12 +61,12 @@ async def test_a_booking_carries_the_commands_trace_through_every_service(runnin
     assert confirmed.headers["traceparent"] != saga[0].headers["traceparent"]
 
 
-async def test_metrics_count_what_each_service_handled_by_type_and_outcome(running):
-    platform, services = running
+async def test_metrics_count_what_each_service_handled_by_type_and_outcome(platform):
+    services = platform.processes
     email = f"metrics-{uuid.uuid4().hex[:8]}@example.com"
-    first = RegisterUser(email=email, first_name="M", last_name="E", role="COACH")
-    await platform.send(USERS_COMMANDS, first)
-    again = await platform.send(USERS_COMMANDS, first)  # same email: rejected, conflict
+    first = RegisterUser(email=email, first_name="M", last_name="E", role=Role.COACH)
+    await platform.answer(USERS_COMMANDS, first)
+    again = await platform.answer(USERS_COMMANDS, first)  # same email: rejected, conflict
     assert again.json()["code"] == "conflict"
     broken = Envelope.new(type=REGISTER, source="/tests")
     await platform.bus.send_raw(USERS_COMMANDS, b"{not json", broken.headers().items())
@@ -107,17 +85,17 @@ async def test_metrics_count_what_each_service_handled_by_type_and_outcome(runni
     assert _value(users, "coaching_message_handling_seconds_count", type=REGISTER) >= 2
     assert _value(users, "coaching_outbox_published_total") >= 3
     for gauge in ("consumer_lag_records", "outbox_backlog_rows", "outbox_oldest_age_seconds"):
-        assert (f"coaching_{gauge}", (("service", "users"),)) in users
+        assert (f"coaching_{gauge}", (("coaching_service", "users"),)) in users
     # A made-up ce_type is labelled `other`: clients cannot grow the label set.
     assert _value(users, handled, type="other", outcome="dead_lettered") >= 1
     assert not any(dict(labels).get("type", "").startswith("made-up") for _, labels in users)
 
     bookings = await _metrics(services["bookings"])
-    assert ("coaching_auto_completion_lag_seconds", (("service", "bookings"),)) in bookings
+    assert ("coaching_auto_completion_lag_seconds", (("coaching_service", "bookings"),)) in bookings
 
 
-async def test_log_lines_about_a_message_carry_its_ids(running):
-    platform, services = running
+async def test_log_lines_about_a_message_carry_its_ids(platform):
+    services = platform.processes
     broken = Envelope.new(type=REGISTER, source="/tests")
     await platform.bus.send_raw(USERS_COMMANDS, b"[]", broken.headers().items())
     await platform.outcome(broken.id)

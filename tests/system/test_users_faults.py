@@ -11,17 +11,17 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from coaching_contracts.commands import RegisterUser
+from coaching_contracts.events import UserRegistered
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS
-from coaching_kit.bus import outcome_of
+from coaching_contracts.values import Role
+from coaching_kit.bus import distinct, outcome_of
 from coaching_kit.testing.process import ServiceProcess, free_port
 from coaching_kit.testing.proxy import FaultyProxy
-
-from .driver import distinct
 
 
 def _register() -> RegisterUser:
     email = f"fault-{uuid.uuid4().hex[:8]}@example.com"
-    return RegisterUser(email=email, first_name="Edsger", last_name="Dijkstra", role="STUDENT")
+    return RegisterUser(email=email, first_name="Edsger", last_name="Dijkstra", role=Role.STUDENT)
 
 
 def _ready_status(port: int) -> tuple[int, dict]:
@@ -74,7 +74,7 @@ async def test_commands_wait_out_a_database_outage_and_are_handled_once(db_proxy
                 await events.wait_for(outcome_of(command.id), timeout=60)
             await _until(lambda: _ready_status(service.port)[0] == 200)
             outcomes = [events.matching(distinct(outcome_of(c.id))) for c in commands]
-        assert all(len(o) == 1 and o[0].type == "coaching.user.registered.v1" for o in outcomes)
+        assert all(len(o) == 1 and o[0].type == UserRegistered.TYPE for o in outcomes)
     finally:
         await service.stop()
 
@@ -106,7 +106,7 @@ async def test_a_service_killed_mid_stream_loses_and_repeats_nothing(
     decisions = [{r.headers["ce_id"] for r in copies} for copies in records]
     assert [len(ids) for ids in decisions] == [1] * len(commands)
     assert all(len({r.value for r in copies}) == 1 for copies in records)
-    assert {r.type for copies in records for r in copies} == {"coaching.user.registered.v1"}
+    assert {r.type for copies in records for r in copies} == {UserRegistered.TYPE}
 
 
 async def test_sigterm_stops_the_service_cleanly(scratch_database, run_service):

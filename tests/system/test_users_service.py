@@ -6,17 +6,17 @@ import orjson
 import pytest
 
 from coaching_contracts.commands import RegisterUser
+from coaching_contracts.events import CommandRejected, UserRegistered
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS, TopicKind, TopicSpec, dlq
-from coaching_kit.bus import outcome_of
+from coaching_contracts.values import Role
+from coaching_kit.bus import distinct, outcome_of
 from coaching_kit.envelope import Envelope
 from coaching_kit.topics_admin import ensure_topics
 
-from .driver import distinct
-
-REJECTED = "coaching.command.rejected.v1"
+REJECTED = CommandRejected.TYPE
 
 
-def _register(email: str, role: str = "STUDENT", **fields) -> RegisterUser:
+def _register(email: str, role: Role = Role.STUDENT, **fields) -> RegisterUser:
     return RegisterUser(email=email, first_name="Grace", last_name="Hopper", role=role, **fields)
 
 
@@ -27,11 +27,11 @@ def _email() -> str:
 async def test_registering_a_user_publishes_one_registered_event(users_service, bus):
     async with bus.watch(USERS_EVENTS) as events:
         email = _email()
-        command = await bus.send_command(USERS_COMMANDS, _register(email, "COACH"))
+        command = await bus.send_command(USERS_COMMANDS, _register(email, Role.COACH))
         (event,) = await events.wait_for(distinct(outcome_of(command.id)))
     data = event.json()
-    assert event.type == "coaching.user.registered.v1"
-    assert (data["email"], data["role"], data["firstName"]) == (email, "COACH", "Grace")
+    assert event.type == UserRegistered.TYPE
+    assert (data["email"], data["role"], data["firstName"]) == (email, Role.COACH, "Grace")
     assert event.key == data["userId"] == event.headers["ce_subject"]
     assert event.headers["ce_causationid"] == command.id
     assert data["createdAt"].endswith("Z")
@@ -56,7 +56,7 @@ async def test_a_duplicate_ce_id_has_one_effect_and_one_outcome(users_service, b
         await events.wait_for(outcome_of(later.id))
         outcomes = events.matching(distinct(outcome_of(command_id)))
     assert len(outcomes) == 1
-    assert outcomes[0].type == "coaching.user.registered.v1"
+    assert outcomes[0].type == UserRegistered.TYPE
 
 
 async def test_the_same_email_in_any_case_is_rejected_as_conflict(users_service, bus):
@@ -64,12 +64,12 @@ async def test_the_same_email_in_any_case_is_rejected_as_conflict(users_service,
     async with bus.watch(USERS_EVENTS) as events:
         first = await bus.send_command(USERS_COMMANDS, _register(email))
         await events.wait_for(outcome_of(first.id))
-        second = await bus.send_command(USERS_COMMANDS, _register(email.upper(), "COACH"))
+        second = await bus.send_command(USERS_COMMANDS, _register(email.upper(), Role.COACH))
         (rejected,) = await events.wait_for(distinct(outcome_of(second.id)))
     assert rejected.type == REJECTED
     data = rejected.json()
     assert (data["code"], data["commandId"]) == ("conflict", second.id)
-    assert data["commandType"] == "coaching.user.register.v1"
+    assert data["commandType"] == RegisterUser.TYPE
 
 
 # Case variants beyond A-Z, spelled with \N{...} (which character it is matters here): the
@@ -98,7 +98,7 @@ async def test_the_same_email_in_any_unicode_case_is_rejected_as_conflict(users_
         second = await bus.send_command(USERS_COMMANDS, _register(second_email))
         (rejected,) = await events.wait_for(distinct(outcome_of(second.id)))
     assert (registered.type, registered.json()["email"]) == (
-        "coaching.user.registered.v1",
+        UserRegistered.TYPE,
         first_email,  # as registered: case preserved
     )
     assert (rejected.type, rejected.json()["code"]) == (REJECTED, "conflict")
@@ -110,7 +110,7 @@ async def test_addresses_differing_beyond_case_are_two_users(users_service, bus)
     async with bus.watch(USERS_EVENTS) as events:
         commands = [await bus.send_command(USERS_COMMANDS, _register(e)) for e in emails]
         outcomes = [(await events.wait_for(distinct(outcome_of(c.id))))[0] for c in commands]
-    assert [o.type for o in outcomes] == ["coaching.user.registered.v1"] * 2
+    assert [o.type for o in outcomes] == [UserRegistered.TYPE] * 2
 
 
 async def test_concurrent_registrations_of_one_email_let_exactly_one_win(users_service, bus):
@@ -122,12 +122,13 @@ async def test_concurrent_registrations_of_one_email_let_exactly_one_win(users_s
             for n in range(10)
         ]
         outcomes = [(await events.wait_for(outcome_of(c.id)))[0] for c in commands]
-    assert sorted(o.type for o in outcomes).count("coaching.user.registered.v1") == 1
+    assert sorted(o.type for o in outcomes).count(UserRegistered.TYPE) == 1
     assert sum(1 for o in outcomes if o.type == REJECTED and o.json()["code"] == "conflict") == 9
 
 
 async def test_a_malformed_email_is_answered_invalid(users_service, bus):
-    fields = {"email": "not-an-email@nowhere", "firstName": "A", "lastName": "B", "role": "COACH"}
+    names = {"firstName": "A", "lastName": "B"}
+    fields = {"email": "not-an-email@nowhere", **names, "role": Role.COACH}
     async with bus.watch(USERS_EVENTS) as events:
         command = await bus.send_command(USERS_COMMANDS, fields, type=RegisterUser.TYPE)
         (rejected,) = await events.wait_for(distinct(outcome_of(command.id)))
@@ -166,7 +167,7 @@ async def test_malformed_bytes_are_dead_lettered_and_the_consumer_moves_on(users
     by_reason = {d.headers["dlq_reason"]: d for d in dead}
     assert by_reason["invalid_json"].value == broken
     assert "invalid_envelope" in by_reason
-    assert ok.type == "coaching.user.registered.v1"
+    assert ok.type == UserRegistered.TYPE
 
 
 async def test_a_command_with_reply_to_gets_its_outcome_there_too(users_service, bus):

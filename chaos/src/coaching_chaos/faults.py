@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from coaching_chaos.arena import Arena
 from coaching_chaos.fleet import Fleet
+from coaching_contracts.topics import SERVICES
 
 Probe = Callable[[str], Awaitable[bool]]  # service name -> answered?
 
@@ -77,7 +78,7 @@ class FaultInjector:
 
     def plan(self, full: bool) -> list[Callable[[], Awaitable[None]]]:
         """The faults in a random order; the full run repeats the process kills."""
-        kills = [lambda s=s: self.kill_service(s) for s in ("users", "slots", "bookings", "stats")]
+        kills = [lambda s=s: self.kill_service(s) for s in SERVICES]
         plan: list[Callable[[], Awaitable[None]]] = [
             *kills,
             lambda: self.kill_one_of_two("bookings"),

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coaching_chaos.arena import Arena
+from coaching_contracts.topics import SERVICES
 from coaching_kit.testing.process import ServiceProcess
-
-SERVICES = ("users", "slots", "bookings", "stats")
 
 
 @dataclass

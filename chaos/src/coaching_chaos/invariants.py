@@ -21,27 +21,12 @@ import asyncpg
 from coaching_chaos import tables
 from coaching_chaos.history import DEAD_LETTER, EXPECT_HEADER, History, read_history
 from coaching_chaos.report import Report
-from coaching_contracts import booking_events as be
-from coaching_contracts import commands as c
-from coaching_contracts import events as e
-from coaching_contracts.topics import events_topic_for
+from coaching_contracts.registry import outcomes_of
+from coaching_contracts.topics import SERVICES, events_topic_for
 from coaching_kit.relay import asyncpg_dsn
 from coaching_kit.settings import DEFAULT_KAFKA, service_database_url
 
-__all__ = ["FINAL_OUTCOMES", "SERVICES", "Report", "World", "check", "settle"]
-
-SERVICES = ("users", "slots", "bookings", "stats")
-# A command's final outcomes; command.rejected ends any command, one of unknown type too.
-FINAL_OUTCOMES: dict[str, set[str]] = {
-    c.RegisterUser.TYPE: {e.UserRegistered.TYPE},
-    c.CreateSlot.TYPE: {e.SlotCreated.TYPE},
-    c.DeleteSlot.TYPE: {e.SlotDeleted.TYPE},
-    c.CreateBooking.TYPE: {be.BookingConfirmed.TYPE, be.BookingRejected.TYPE},
-    c.CancelBooking.TYPE: {be.BookingCancelled.TYPE},
-    c.CompleteBooking.TYPE: {be.BookingCompleted.TYPE},
-    c.MarkNoShow.TYPE: {be.BookingNoShow.TYPE},
-    c.SubmitReview.TYPE: {be.ReviewSubmitted.TYPE},
-}
+__all__ = ["SERVICES", "Report", "World", "check", "settle"]
 
 
 @dataclass
@@ -125,11 +110,11 @@ async def _check_stats(report: Report, dbs: dict[str, asyncpg.Connection]) -> No
 
 
 def _check_commands(report: Report, history: History) -> None:
-    """Each command's distinct final outcomes: those of its type, on its service's events
-    topic, carrying its correlation id."""
+    """Each command's distinct final outcomes: those the contract names for its type, on its
+    service's events topic, carrying its correlation id."""
     report.commands = len(history.commands)
     for command in history.commands.values():
-        finals = FINAL_OUTCOMES.get(command.type or "", set()) | {e.CommandRejected.TYPE}
+        finals = outcomes_of(command.type or "")
         by_type = history.events.get((events_topic_for(command.topic), command.correlation_id))
         ids = set().union(*(by_type.get(t, set()) for t in finals)) if by_type else set()
         report.outcomes += len(ids)

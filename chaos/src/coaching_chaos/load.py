@@ -15,15 +15,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from coaching_chaos.history import DEAD_LETTER, EXPECT_HEADER
 from coaching_chaos.tracker import Outcome, OutcomeTracker
 from coaching_contracts import commands as c
+from coaching_contracts import events as e
 from coaching_contracts.base import WireModel
 from coaching_contracts.topics import BOOKINGS_COMMANDS, SLOTS_COMMANDS, USERS_COMMANDS
+from coaching_contracts.values import NoShowBy, Role
 from coaching_kit.bus import Bus
 from coaching_kit.envelope import Envelope
 
 # The header the invariant checker looks for: this message is meant to be dead-lettered.
-EXPECT_DEAD_LETTER = ("chaos_expect", b"dead_letter")
+EXPECT_DEAD_LETTER = (EXPECT_HEADER, DEAD_LETTER)
 OUTCOME_TIMEOUT_S = 180.0
 
 
@@ -100,12 +103,12 @@ class LoadGenerator:
         await action()
 
     async def _register(self) -> None:
-        role = "COACH" if random.random() < 0.3 else "STUDENT"
+        role = Role.COACH if random.random() < 0.3 else Role.STUDENT
         email = f"{role.lower()}-{uuid.uuid4().hex[:12]}@chaos.example"
         command = c.RegisterUser(email=email, first_name="Chaos", last_name="Monkey", role=role)
         outcome = await self.send(USERS_COMMANDS, command)
-        if outcome and outcome["type_"] == "coaching.user.registered.v1":
-            (self.world.coaches if role == "COACH" else self.world.students).append(
+        if outcome and outcome["type_"] == e.UserRegistered.TYPE:
+            (self.world.coaches if role is Role.COACH else self.world.students).append(
                 outcome["userId"]
             )
 
@@ -119,7 +122,7 @@ class LoadGenerator:
             length = timedelta(minutes=30)
         command = c.CreateSlot(coach_id=coach, start_time=start, end_time=start + length)
         outcome = await self.send(SLOTS_COMMANDS, command)
-        if outcome and outcome["type_"] == "coaching.slot.created.v1":
+        if outcome and outcome["type_"] == e.SlotCreated.TYPE:
             self.world.open_slots.append(outcome)
 
     async def _race(self) -> None:
@@ -134,7 +137,7 @@ class LoadGenerator:
             )
         )
         for outcome in outcomes:
-            if outcome and outcome["type_"] == "coaching.booking.confirmed.v1":
+            if outcome and outcome["type_"] == e.BookingConfirmed.TYPE:
                 self.world.active.append(outcome)
 
     async def _cancel(self) -> None:
@@ -154,7 +157,9 @@ class LoadGenerator:
             )
         else:
             command = c.MarkNoShow(
-                booking_id=booking["bookingId"], actor_id=booking["coachId"], no_show_by="STUDENT"
+                booking_id=booking["bookingId"],
+                actor_id=booking["coachId"],
+                no_show_by=NoShowBy.STUDENT,
             )
         self._settled(booking, await self.send(BOOKINGS_COMMANDS, command))
 

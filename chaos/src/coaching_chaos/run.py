@@ -14,28 +14,29 @@ import asyncio
 import logging
 import sys
 import time
-import uuid
 from pathlib import Path
 
 from coaching_chaos.arena import ROOT, Arena
 from coaching_chaos.faults import FaultInjector
-from coaching_chaos.fleet import SERVICES, Fleet
+from coaching_chaos.fleet import Fleet
 from coaching_chaos.invariants import Report, World, settle
 from coaching_chaos.load import LoadGenerator
 from coaching_chaos.tracker import OutcomeTracker
-from coaching_contracts.base import WireModel
-from coaching_contracts.commands import CancelBooking, DeleteSlot, RegisterUser
 from coaching_contracts.topics import (
-    BOOKINGS_COMMANDS,
+    ALL_TOPICS,
     BOOKINGS_EVENTS,
-    SLOTS_COMMANDS,
+    SERVICES,
     SLOTS_EVENTS,
     USERS_COMMANDS,
     USERS_EVENTS,
+    TopicKind,
 )
 from coaching_kit.bus import Bus
 from coaching_kit.settings import service_database_url
 from coaching_kit.testing.groups import until_group_settled
+from coaching_kit.testing.platform import probe_command
+
+COMMANDS_TOPIC = {spec.owner: spec.name for spec in ALL_TOPICS if spec.kind is TopicKind.COMMANDS}
 
 
 async def bring_up(arena: Arena, fleet: Fleet) -> None:
@@ -65,20 +66,9 @@ async def chaos(duration_s: float, rate: float, full: bool, stack_dir: Path) -> 
     load = LoadGenerator(bus, tracker, rate)
 
     async def probe(service: str) -> bool:
-        """A command only `service` answers (an unknown id is enough: it is answered)."""
-        nobody = uuid.uuid4()
-        probes: dict[str, tuple[str, WireModel]] = {
-            "slots": (SLOTS_COMMANDS, DeleteSlot(slot_id=nobody, actor_id=nobody)),
-            "bookings": (BOOKINGS_COMMANDS, CancelBooking(booking_id=nobody, actor_id=nobody)),
-        }
-        register = RegisterUser(
-            email=f"probe-{nobody.hex}@chaos.example",
-            first_name="Pro",
-            last_name="Be",
-            role="STUDENT",
-        )
-        topic, command = probes.get(service, (USERS_COMMANDS, register))
-        return await load.send(topic, command) is not None
+        """A command only `service` answers (stats takes none: users answers for it)."""
+        topic = COMMANDS_TOPIC.get(service, USERS_COMMANDS)
+        return await load.send(topic, probe_command(topic)) is not None
 
     faults = FaultInjector(arena, fleet, probe)
     try:

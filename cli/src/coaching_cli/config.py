@@ -12,9 +12,9 @@ import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from coaching_contracts.topics import SERVICES
 from coaching_kit.settings import DEFAULT_KAFKA, DEFAULT_SERVER_URL, ServiceSettings
 
-SERVICES = ("users", "slots", "bookings", "stats")
 DEFAULT_URLS = {name: f"http://127.0.0.1:{8001 + i}" for i, name in enumerate(SERVICES)}
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from coaching_cli.config import SERVICES, Config, of
+from coaching_cli.config import Config, of
 from coaching_cli.dead_letters import (
     DEFAULT_REASONS,
     Contents,
@@ -29,7 +29,7 @@ from coaching_cli.kafka import Record, read_all
 from coaching_cli.render import as_dict, emit_json, out, record_view
 from coaching_cli.replaying import replay as send_replays
 from coaching_cli.running import INVALID, fail, run
-from coaching_contracts.topics import ALL_TOPICS, TopicKind, dlq
+from coaching_contracts.topics import ALL_TOPICS, SERVICES, TopicKind, dlq
 from coaching_kit.bus import Seen
 
 app = typer.Typer(help="Dead letters: list them, show one, replay them.", no_args_is_help=True)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from coaching_cli import commands, dlq, doctor, stats, tail, topics
+from coaching_cli import commands, dlq, doctor, stats, tail, token, topics
 from coaching_cli.config import DEFAULT_URLS, Config, kafka_from_environment
 from coaching_kit.settings import DEFAULT_KAFKA, DEFAULT_SERVER_URL
 
@@ -32,6 +32,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(stats.app, name="stats")
 app.add_typer(topics.app, name="topics")
 app.command("doctor", epilog=doctor.EXAMPLES)(doctor.doctor)
+app.command("token", epilog=token.EXAMPLES)(token.token)
 
 
 def _url(service: str) -> object:

@@ -3,7 +3,8 @@
 The command's `ce_id` is its idempotency key: coachctl makes a fresh one per call unless
 `--command-id` names one, so a retry after a timeout has one effect and one outcome. The
 outcome is the first record on the service's events topic whose `ce_correlationid` is that
-id (for a booking, the final one: `confirmed` or `rejected`, after `requested`).
+id, of a type the contract names as the command's outcome (for a booking, `confirmed` or
+`rejected`, not the `requested` before them).
 """
 
 from __future__ import annotations
@@ -16,19 +17,12 @@ from collections.abc import Callable
 from coaching_cli.config import Config
 from coaching_cli.kafka import Reader
 from coaching_contracts.base import WireModel
-from coaching_contracts.commands import CreateBooking
+from coaching_contracts.registry import outcomes_of
 from coaching_contracts.topics import events_topic_for
 from coaching_kit.bus import Bus, Seen, outcome_of
 from coaching_kit.envelope import Envelope
 
 SOURCE = "/coachctl"
-_BOOKING_FINAL = frozenset(
-    {
-        "coaching.booking.confirmed.v1",
-        "coaching.booking.rejected.v1",
-        "coaching.command.rejected.v1",
-    }
-)
 
 
 def envelope_for(command: WireModel, command_id: str | None = None) -> Envelope:
@@ -56,11 +50,9 @@ async def publish(config: Config, command: WireModel, envelope: Envelope) -> Non
 
 
 def answers(command: WireModel, command_id: str) -> Callable[[Seen], bool]:
-    """The record that answers the command: its outcome, the final one for a booking."""
-    caused = outcome_of(command_id)
-    if command.TYPE != CreateBooking.TYPE:
-        return caused
-    return lambda s: caused(s) and s.type in _BOOKING_FINAL
+    """The record that answers the command: caused by it, and one of its outcomes."""
+    caused, finals = outcome_of(command_id), outcomes_of(command.TYPE)
+    return lambda s: caused(s) and s.type in finals
 
 
 async def publish_and_wait(

@@ -14,10 +14,10 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from coaching_contracts.registry import REJECTIONS
 from coaching_kit.bus import Seen
 
 out = Console()
-REJECTIONS = frozenset({"coaching.command.rejected.v1", "coaching.booking.rejected.v1"})
 # Headers shown first and in this order; any others follow, sorted.
 HEADER_ORDER = (
     "ce_subject",

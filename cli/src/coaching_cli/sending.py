@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from coaching_cli.config import of
 from coaching_cli.publish import envelope_for, publish, publish_and_wait, topic_of
-from coaching_cli.render import REJECTIONS, emit_json, out, outcome_panel
+from coaching_cli.render import emit_json, out, outcome_panel
 from coaching_cli.running import FAILED, INVALID, NO_OUTCOME, err, fail, run
 from coaching_contracts.base import WireModel
+from coaching_contracts.registry import REJECTIONS
 from coaching_kit.bus import Seen
 from coaching_kit.envelope import MAX_ID_CHARS, Envelope
 

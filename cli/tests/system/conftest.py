@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from coaching_kit.testing.groups import until_group_settled
-from coaching_kit.testing.plugin import TEST_PARTITIONS
+from coaching_contracts.events import UserRegistered
+from coaching_contracts.topics import SERVICES
+from coaching_contracts.values import RejectionCode, Role
 from coaching_kit.testing.process import ServiceProcess
-from coaching_kit.topics_admin import ensure_topics
+from coaching_kit.testing.running import running_platform_fixture  # noqa: F401
 
 COACHCTL = Path(sys.executable).parent / "coachctl"
-SERVICES = ("users", "slots", "bookings", "stats")
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,16 @@ class Coachctl:
         deadline = time.monotonic() + 60
         while True:
             found = (await self(*args, "--wait", "--timeout", "90", "--json")).json()["outcome"]
-            if found["data"].get("code") != "unknown_user":
+            if found["data"].get("code") != RejectionCode.UNKNOWN_USER:
                 return dict(found)
             assert time.monotonic() < deadline, f"still unknown_user: {args}"
             await asyncio.sleep(0.2)
 
-    async def register(self, role: str) -> str:
+    async def register(self, role: Role) -> str:
         email = f"{role.lower()}-{uuid.uuid4().hex[:10]}@example.com"
         names = ("--first-name", "Test", "--last-name", role.title())
         found = await self.outcome("user", "register", "--email", email, *names, "--role", role)
-        assert found["type"] == "coaching.user.registered.v1", found
+        assert found["type"] == UserRegistered.TYPE, found
         return str(found["data"]["userId"])
 
     async def until(
@@ -92,44 +92,37 @@ class Coachctl:
 
 
 @pytest.fixture(scope="session")
-async def coachctl(stack, scratch_database, run_service) -> AsyncIterator[Coachctl]:
+async def coachctl(stack, running_platform) -> AsyncIterator[Coachctl]:
     """All four services, once per session, in a topic namespace of their own: a consumer
     group is the prefix plus the service, and another stats process in the session's
     namespace (the stats package's tests start one) would join this one's group and take
     half of its partitions."""
-    prefix = f"cli-{uuid.uuid4().hex[:8]}."
-    await ensure_topics(stack.kafka_bootstrap, prefix=prefix, partitions=TEST_PARTITIONS)
-    databases = {name: await scratch_database(name) for name in SERVICES}
-    services = {
-        name: await run_service(name, url, COACHING_TOPIC_PREFIX=prefix)
-        for name, url in databases.items()
-    }
-    for name in SERVICES:  # /ready comes before Kafka hands the consumers their partitions
-        await until_group_settled(stack.kafka_bootstrap, prefix + name, members=1)
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-        "COACHING_TOPIC_PREFIX": prefix,
-        "DATABASE_URL": stack.server_url,
-        "STATS_DATABASE_URL": databases["stats"],
-        "COLUMNS": "250",  # rich wraps long ids at 80 columns when not on a terminal
-        **{f"COACHCTL_{n.upper()}_URL": f"http://127.0.0.1:{p.port}" for n, p in services.items()},
-    }
-    yield Coachctl(env, prefix, stack.kafka_bootstrap, services)
-    for process in services.values():
-        await process.stop()
+    async with running_platform(SERVICES, prefix="cli-") as platform:
+        env = {
+            **_environment(stack, platform.bus.prefix),
+            "DATABASE_URL": stack.server_url,
+            "STATS_DATABASE_URL": platform.databases["stats"],
+            **{
+                f"COACHCTL_{name.upper()}_URL": f"http://127.0.0.1:{process.port}"
+                for name, process in platform.processes.items()
+            },
+        }
+        yield Coachctl(env, platform.bus.prefix, stack.kafka_bootstrap, platform.processes)
 
 
 @pytest.fixture
-async def quiet_namespace(stack) -> Coachctl:
+async def quiet_namespace(stack, running_platform) -> AsyncIterator[Coachctl]:
     """coachctl in a topic namespace of its own that no service reads: whatever lands on a
     topic there, coachctl put it there, and nothing else moves it."""
-    prefix = f"cli-quiet-{uuid.uuid4().hex[:8]}."
-    await ensure_topics(stack.kafka_bootstrap, prefix=prefix, partitions=TEST_PARTITIONS)
-    env = {
+    async with running_platform((), prefix="cli-quiet-") as platform:
+        env = _environment(stack, platform.bus.prefix)
+        yield Coachctl(env, platform.bus.prefix, stack.kafka_bootstrap, {})
+
+
+def _environment(stack, prefix: str) -> dict[str, str]:
+    return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
         "COACHING_TOPIC_PREFIX": prefix,
-        "COLUMNS": "250",
+        "COLUMNS": "250",  # rich wraps long ids at 80 columns when not on a terminal
     }
-    return Coachctl(env, prefix, stack.kafka_bootstrap, {})

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from coaching_cli.config import Config
 from coaching_cli.kafka import read_all
+from coaching_contracts.events import SlotCreated
 from coaching_contracts.topics import SLOTS_EVENTS, dlq
 from coaching_kit.bus import Seen
 from coaching_kit.relay import producer_for
@@ -60,7 +61,7 @@ async def _craft(
     key = str(uuid.uuid5(run, f"key {origin_offset}"))
     original = {
         "ce_id": str(uuid.uuid5(run, f"ce_id {origin_offset}")),
-        "ce_type": "coaching.slot.created.v1",
+        "ce_type": SlotCreated.TYPE,
         "ce_source": "/tests",
         "ce_specversion": "1.0",
     }

@@ -10,10 +10,20 @@ from datetime import UTC, datetime
 
 from coaching_cli.config import Config
 from coaching_cli.kafka import read_all
+from coaching_contracts.commands import CompleteBooking, RegisterUser
+from coaching_contracts.events import (
+    BookingCompleted,
+    BookingConfirmed,
+    CommandRejected,
+    ReviewSubmitted,
+    SlotCreated,
+    UserRegistered,
+)
 from coaching_contracts.topics import USERS_COMMANDS
+from coaching_contracts.values import Role
 from coaching_kit.bus import Seen
 
-CONFIRMED = "coaching.booking.confirmed.v1"
+CONFIRMED = BookingConfirmed.TYPE
 # Generous: the machines these run on are shared and at times very slow.
 WAIT = ("--wait", "--timeout", "90")
 
@@ -24,12 +34,12 @@ async def _until_started(start_time: str) -> None:
 
 
 async def test_the_demo_scenario_runs_on_coachctl_alone(coachctl):
-    coach, student = await coachctl.register("COACH"), await coachctl.register("STUDENT")
+    coach, student = await coachctl.register(Role.COACH), await coachctl.register(Role.STUDENT)
     # Far enough ahead that both bookings land before the start on a slow, shared machine.
     slot = await coachctl.outcome(
         "slot", "create", "--coach", coach, "--start", "+60s", "--end", "+1h"
     )
-    assert slot["type"] == "coaching.slot.created.v1", slot
+    assert slot["type"] == SlotCreated.TYPE, slot
     slot_id = slot["data"]["slotId"]
     booking = await coachctl.outcome("booking", "create", "--slot", slot_id, "--student", student)
     assert (booking["type"], booking["data"]["coachId"]) == (CONFIRMED, coach), booking
@@ -40,10 +50,10 @@ async def test_the_demo_scenario_runs_on_coachctl_alone(coachctl):
 
     await _until_started(slot["data"]["startTime"])
     done = await coachctl("booking", "complete", "--booking", booking_id, "--actor", coach, *WAIT)
-    assert (done.code, "coaching.booking.completed.v1" in done.out) == (0, True), done
+    assert (done.code, BookingCompleted.TYPE in done.out) == (0, True), done
     review = ("--booking", booking_id, "--actor", student, "--score", "5", "--notes", "Kind.")
     reviewed = await coachctl.outcome("booking", "review", *review)
-    assert reviewed["type"] == "coaching.review.submitted.v1", reviewed
+    assert reviewed["type"] == ReviewSubmitted.TYPE, reviewed
 
     async def stats_reflect_it():
         ran = await coachctl("stats", "show", coach, "--json")
@@ -62,14 +72,14 @@ async def test_a_rejected_command_exits_1_and_prints_its_code(coachctl):
     missing = ("--booking", str(uuid.uuid4()), "--actor", str(uuid.uuid4()))
     ran = await coachctl("booking", "cancel", *missing, "--reason", "ill", *WAIT)
     assert ran.code == 1, ran
-    assert "coaching.command.rejected.v1" in ran.out, ran
+    assert CommandRejected.TYPE in ran.out, ran
     assert "not_found" in ran.out, ran
 
     as_json = await coachctl("booking", "complete", *missing, *WAIT, "--json")
     assert as_json.code == 1, as_json
     found = as_json.json()
-    assert found["type"] == "coaching.booking.complete.v1"
-    assert found["outcome"]["type"] == "coaching.command.rejected.v1"
+    assert found["type"] == CompleteBooking.TYPE
+    assert found["outcome"]["type"] == CommandRejected.TYPE
     assert found["outcome"]["data"]["code"] == "not_found"
     assert found["outcome"]["data"]["commandId"] == found["commandId"]
 
@@ -78,16 +88,16 @@ async def test_a_retry_with_the_same_command_id_gets_the_one_outcome_again(coach
     email = f"retry-{uuid.uuid4().hex[:8]}@example.com"
     command = ("user", "register", "--email", email, "--first-name", "Re", "--last-name", "Try")
     command_id = str(uuid.uuid4())
-    args = (*command, "--role", "STUDENT", "--command-id", command_id, *WAIT, "--json")
+    args = (*command, "--role", Role.STUDENT, "--command-id", command_id, *WAIT, "--json")
     first, second = (await coachctl(*args)).json(), (await coachctl(*args)).json()
     assert first["commandId"] == second["commandId"] == command_id
     assert first["outcome"] == second["outcome"]
-    assert first["outcome"]["type"] == "coaching.user.registered.v1"
+    assert first["outcome"]["type"] == UserRegistered.TYPE
 
 
 async def test_invalid_input_exits_2_and_publishes_nothing(coachctl):
     bad, good = str(uuid.uuid4()), str(uuid.uuid4())
-    command = ("user", "register", "--first-name", "A", "--last-name", "B", "--role", "COACH")
+    command = ("user", "register", "--first-name", "A", "--last-name", "B", "--role", Role.COACH)
     ran = await coachctl(*command, "--email", "not-an-email", "--command-id", bad)
     assert (ran.code, "--email" in ran.err) == (2, True), ran
     sent = await coachctl(
@@ -95,7 +105,7 @@ async def test_invalid_input_exits_2_and_publishes_nothing(coachctl):
     )
     assert sent.json() == {
         "commandId": good,
-        "type": "coaching.user.register.v1",
+        "type": RegisterUser.TYPE,
         "topic": USERS_COMMANDS,
     }
 
@@ -109,7 +119,7 @@ async def test_invalid_input_exits_2_and_publishes_nothing(coachctl):
 
 async def test_tail_shows_a_published_event_with_its_headers(coachctl):
     email = f"tail-{uuid.uuid4().hex[:8]}@example.com"
-    names = ("--first-name", "Tail", "--last-name", "Ed", "--role", "COACH")
+    names = ("--first-name", "Tail", "--last-name", "Ed", "--role", Role.COACH)
     registered = (
         await coachctl("user", "register", "--email", email, *names, *WAIT, "--json")
     ).json()
@@ -119,17 +129,15 @@ async def test_tail_shows_a_published_event_with_its_headers(coachctl):
     lines = (await coachctl("tail", *follow, "--no-follow", "--json")).out.splitlines()
     assert len(lines) == 1, lines
     record = json.loads(lines[0])
-    assert record["type"] == "coaching.user.registered.v1"
+    assert record["type"] == UserRegistered.TYPE
     assert record["headers"]["ce_correlationid"] == registered["commandId"]
     assert record["headers"]["ce_subject"] == record["key"] == user_id
     assert record["data"]["email"] == email
 
-    pretty = await coachctl(
-        "tail", *follow, "--type", "coaching.user.registered.v1", "--limit", "1"
-    )
+    pretty = await coachctl("tail", *follow, "--type", UserRegistered.TYPE, "--limit", "1")
     assert pretty.code == 0, pretty
     for shown in (
-        "coaching.user.registered.v1",
+        UserRegistered.TYPE,
         "ce_correlationid",
         registered["commandId"],
         email,

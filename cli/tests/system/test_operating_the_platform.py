@@ -9,7 +9,9 @@ import pytest
 
 from coaching_cli.config import Config
 from coaching_cli.kafka import read_all
+from coaching_contracts.commands import RegisterUser
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS
+from coaching_contracts.values import Role
 from coaching_kit.bus import Bus, Seen
 from coaching_kit.envelope import Envelope
 from coaching_kit.testing.process import free_port
@@ -17,7 +19,7 @@ from coaching_kit.testing.process import free_port
 
 async def _send_malformed_command(coachctl) -> str:
     """A register command whose value is not JSON: the users service dead-letters it."""
-    envelope = Envelope.new(type="coaching.user.register.v1", source="/tests")
+    envelope = Envelope.new(type=RegisterUser.TYPE, source="/tests")
     bus = Bus(coachctl.bootstrap, coachctl.prefix)
     await bus.start()
     try:
@@ -43,7 +45,7 @@ async def test_a_dead_letter_is_listed_shown_and_replayed_to_its_topic(coachctl)
     (letter,) = await coachctl.until(dead_letters, "the malformed command is dead-lettered")
     assert (letter["dlq_reason"], letter["dlq_consumer"]) == ("invalid_json", "users")
     assert letter["dlq_origin"].startswith(coachctl.prefix + USERS_COMMANDS + "/")
-    assert letter["type"] == "coaching.user.register.v1"
+    assert letter["type"] == RegisterUser.TYPE
     shown = (await coachctl("dlq", "show", USERS_COMMANDS, letter["at"], "--json")).json()
     assert (shown["data"], shown["key"]) == ("{not json", "k-1")
     table = await coachctl("dlq", "list")
@@ -115,7 +117,7 @@ async def test_doctor_passes_with_everything_running_and_fails_without_a_service
 
 
 async def test_stats_check_and_rebuild_run_the_stats_services_own_tools(coachctl):
-    await coachctl.register("COACH")  # something in the history to replay
+    await coachctl.register(Role.COACH)  # something in the history to replay
     checked = await coachctl("stats", "check")
     assert (checked.code, "every row matches" in checked.out) == (0, True), checked
     rebuilt = await coachctl("stats", "rebuild")

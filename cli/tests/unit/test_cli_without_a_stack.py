@@ -3,6 +3,7 @@ before any connection is made (the Kafka address given points at nothing)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from coaching_cli.dead_letters import plan, read_contents
 from coaching_cli.main import app
 from coaching_cli.replaying import replay_headers
 from coaching_cli.times import parse_time
+from coaching_contracts.commands import RegisterUser
+from coaching_contracts.values import Role
 
 NOW = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 NOWHERE = ("--bootstrap", "127.0.0.1:1")  # a publish attempt would fail with exit 1, not 2
@@ -52,7 +55,7 @@ def _leaves(command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
 
 def test_every_command_has_help_with_an_example():
     commands = _leaves(typer.main.get_command(app))
-    assert len(commands) == 19, commands
+    assert len(commands) == 20, commands
     for group in ("user", "slot", "booking", "dlq", "stats", "topics"):
         assert CliRunner().invoke(app, [group, "--help"]).exit_code == 0, group
     for path in commands:
@@ -79,7 +82,7 @@ def _run(*args: str, **env: str):
                 "--last-name",
                 "B",
                 "--role",
-                "COACH",
+                Role.COACH,
             ),
             "--email",
         ),
@@ -153,7 +156,7 @@ def test_unreachable_kafka_is_one_line_and_exit_1():
 
 
 def test_a_replay_sends_the_original_headers_and_names_the_dead_letter():
-    original = [("ce_id", b"c-1"), ("ce_type", b"coaching.user.register.v1"), ("x", b"\xff")]
+    original = [("ce_id", b"c-1"), ("ce_type", RegisterUser.TYPE.encode()), ("x", b"\xff")]
     dead = [*original, ("dlq_reason", b"invalid_json"), ("dlq_origin", b"users.commands/1@4")]
     record = ConsumerRecord("users.commands.dlq", 2, 7, 0, 0, b"k", b"v", None, 1, 1, dead)
     headers = replay_headers(record, NOW)
@@ -184,3 +187,25 @@ def test_a_marker_is_no_dead_letter_and_replays_every_dead_letter_of_its_origina
     work = plan(fresh.letters)
     assert [x.record for x in work.send] == [by_stats, unrelated]
     assert [x.record for x in work.same_origin] == [by_slots]
+
+
+def test_token_prints_what_the_gateway_accepts_as_that_user(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from coaching_gateway.config import GatewaySettings
+    from coaching_gateway.identity import Role as GatewayRole
+    from coaching_gateway.identity import TokenVerifier
+
+    monkeypatch.setenv("GATEWAY_JWT_SECRET", "a-secret-for-this-test-only-0123456789")
+    result = CliRunner().invoke(
+        app, ["token", "--user", COACH, "--role", "coach", "--scope", "webhooks:manage"]
+    )
+    assert result.exit_code == 0, result.output
+    principal = asyncio.run(TokenVerifier(GatewaySettings()).principal(result.stdout.strip()))
+    assert (str(principal.user_id), principal.role) == (COACH, GatewayRole.COACH)
+    assert principal.scopes == {"webhooks:manage"}
+
+
+def test_token_refuses_a_role_the_gateway_does_not_know() -> None:
+    result = CliRunner().invoke(app, ["token", "--user", COACH, "--role", "KING"])
+    assert result.exit_code == 2

@@ -39,9 +39,11 @@ from coaching_contracts.registry import (
     COMMANDS,
     EVENTS,
     REJECTION_TOPICS,
+    REJECTIONS,
     command_types_for_topic,
     event_types_for_topic,
     model_for,
+    outcomes_of,
 )
 from coaching_contracts.values import (
     BookingStatus,
@@ -55,6 +57,7 @@ __all__ = [
     "ALL_MESSAGES",
     "COMMANDS",
     "EVENTS",
+    "REJECTIONS",
     "REJECTION_TOPICS",
     "BookingCancelled",
     "BookingCompleted",
@@ -90,4 +93,5 @@ __all__ = [
     "command_types_for_topic",
     "event_types_for_topic",
     "model_for",
+    "outcomes_of",
 ]

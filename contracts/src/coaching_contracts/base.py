@@ -75,6 +75,10 @@ class WireModel(BaseModel):
     - `KEY`: the Python name of the field whose value is the Kafka key and `ce_subject`
       (the aggregate id). Every event has one; a command's key is only a recommendation
       for publishers (it keeps one aggregate's commands in order).
+    - `OUTCOMES` (commands only): the events that end the command, besides
+      `CommandRejected`, which can end any command. One of them answers it, carrying its
+      ce_id as `ce_correlationid`; it is also what a `reply_to` topic receives. Clients,
+      tests and tools read them from the registry (`registry.outcomes_of`).
     """
 
     model_config = ConfigDict(
@@ -94,6 +98,7 @@ class WireModel(BaseModel):
     TYPE: ClassVar[str]
     TOPIC: ClassVar[str | None] = None
     KEY: ClassVar[str | None] = None
+    OUTCOMES: ClassVar[tuple[type[WireModel], ...]] = ()
 
     def to_json(self) -> bytes:
         """The Kafka value: camelCase JSON, times in RFC 3339 UTC."""

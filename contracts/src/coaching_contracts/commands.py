@@ -1,6 +1,7 @@
 """Commands of contract v1: what publishers ask the services to do.
 
-Each command has exactly one outcome: its success event, or `coaching.command.rejected.v1`.
+Each command has exactly one outcome: one of the events its `OUTCOMES` names, or
+`coaching.command.rejected.v1`.
 Its `ce_id` is the idempotency key. A create command may name the new resource's id; when
 it does not, the service derives the id from the `ce_id`, so a retried command maps to the
 same resource.
@@ -15,6 +16,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from coaching_contracts import events as ev
 from coaching_contracts import topics
 from coaching_contracts.base import UtcDateTime, WireModel
 from coaching_contracts.values import (
@@ -38,6 +40,7 @@ class RegisterUser(WireModel):
     TYPE = "coaching.user.register.v1"
     TOPIC = topics.USERS_COMMANDS
     KEY = "user_id"
+    OUTCOMES = (ev.UserRegistered,)
 
     user_id: UUID | None = Field(None, description=_NEW_ID.format("user"))
     email: Email = Field(description="Email address, unique on the platform ignoring case.")
@@ -55,6 +58,7 @@ class CreateSlot(WireModel):
     TYPE = "coaching.slot.create.v1"
     TOPIC = topics.SLOTS_COMMANDS
     KEY = "slot_id"
+    OUTCOMES = (ev.SlotCreated,)
 
     slot_id: UUID | None = Field(None, description=_NEW_ID.format("slot"))
     coach_id: UUID = Field(description="The coach offering the slot, and the actor.")
@@ -68,6 +72,7 @@ class DeleteSlot(WireModel):
     TYPE = "coaching.slot.delete.v1"
     TOPIC = topics.SLOTS_COMMANDS
     KEY = "slot_id"
+    OUTCOMES = (ev.SlotDeleted,)
 
     slot_id: UUID = Field(description="The slot to delete.")
     actor_id: UUID = Field(description=_ACTOR)
@@ -79,6 +84,8 @@ class CreateBooking(WireModel):
     TYPE = "coaching.booking.create.v1"
     TOPIC = topics.BOOKINGS_COMMANDS
     KEY = "booking_id"
+    # booking.requested comes first; only confirmed or rejected ends the request.
+    OUTCOMES = (ev.BookingConfirmed, ev.BookingRejected)
 
     booking_id: UUID | None = Field(None, description=_NEW_ID.format("booking"))
     slot_id: UUID = Field(description="The slot to book.")
@@ -91,6 +98,7 @@ class CancelBooking(WireModel):
     TYPE = "coaching.booking.cancel.v1"
     TOPIC = topics.BOOKINGS_COMMANDS
     KEY = "booking_id"
+    OUTCOMES = (ev.BookingCancelled,)
 
     booking_id: UUID = Field(description="The booking to cancel.")
     actor_id: UUID = Field(description=_ACTOR)
@@ -103,6 +111,7 @@ class CompleteBooking(WireModel):
     TYPE = "coaching.booking.complete.v1"
     TOPIC = topics.BOOKINGS_COMMANDS
     KEY = "booking_id"
+    OUTCOMES = (ev.BookingCompleted,)
 
     booking_id: UUID = Field(description="The booking to complete.")
     actor_id: UUID = Field(description=_ACTOR)
@@ -114,6 +123,7 @@ class MarkNoShow(WireModel):
     TYPE = "coaching.booking.mark-no-show.v1"
     TOPIC = topics.BOOKINGS_COMMANDS
     KEY = "booking_id"
+    OUTCOMES = (ev.BookingNoShow,)
 
     booking_id: UUID = Field(description="The booking whose session did not happen.")
     actor_id: UUID = Field(description=_ACTOR)
@@ -126,6 +136,7 @@ class SubmitReview(WireModel):
     TYPE = "coaching.review.submit.v1"
     TOPIC = topics.BOOKINGS_COMMANDS
     KEY = "booking_id"
+    OUTCOMES = (ev.ReviewSubmitted,)
 
     booking_id: UUID = Field(description="The booking reviewed.")
     actor_id: UUID = Field(description="The booking's student, who writes the review.")

@@ -76,6 +76,22 @@ def event_types_for_topic(topic: str) -> Mapping[str, type[WireModel]]:
     return MappingProxyType(found)
 
 
+def outcomes_of(command_type: str) -> tuple[str, ...]:
+    """The ce_types that end a command of this type: its own `OUTCOMES` in the order the
+    contract lists them, then `CommandRejected`, which ends any command, one of a type the
+    contract does not know too (answered `invalid`)."""
+    model = COMMANDS.get(command_type)
+    own = model.OUTCOMES if model is not None else ()
+    return (*(outcome.TYPE for outcome in own), events.CommandRejected.TYPE)
+
+
+# The events that say no, each with a `RejectionCode`: a command rejected, a booking request
+# refused, the saga's reservation refused.
+REJECTIONS: frozenset[str] = frozenset(
+    ce_type for ce_type, model in EVENTS.items() if "code" in model.model_fields
+)
+
+
 def model_for(ce_type: str) -> type[WireModel] | None:
     """The model of a ce_type, or None when the type is not part of the contract."""
     return ALL_MESSAGES.get(ce_type)

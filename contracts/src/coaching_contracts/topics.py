@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The services owning the topics, in the order of a booking's story: each publishes its
+# events topic, and all but stats take commands on their own commands topic.
+SERVICES = ("users", "slots", "bookings", "stats")
+
 USERS_COMMANDS = "users.commands"
 USERS_EVENTS = "users.events"
 SLOTS_COMMANDS = "slots.commands"

@@ -11,19 +11,19 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from coaching_contracts import emails
+
 
 class Role(StrEnum):
-    """What a user is on the platform; fixed at registration."""
+    """What a user is on the platform, fixed at registration; and so the side of a booking
+    (its coach or its student) that cancelled it or did not turn up."""
 
     COACH = "COACH"
     STUDENT = "STUDENT"
 
 
-class NoShowBy(StrEnum):
-    """The side of a booking that did not turn up."""
-
-    STUDENT = "STUDENT"
-    COACH = "COACH"
+# The side of a booking that did not turn up: a role. The name stays for its importers.
+NoShowBy = Role
 
 
 class SlotStatus(StrEnum):
@@ -93,16 +93,11 @@ PersonName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_SINGLE_LINE),
 ]
 
-# A light check only: one @, a dot in the domain, no spaces. Deliverability is not the
-# contract's business (and email-validator is not a dependency). 254 is RFC 5321's limit.
-_EMAIL_PART = r"[^@\s\x00-\x1f\x7f-\x9f]+"
+# The shape of an address: the platform's one email rule (emails.py), checked on the wire.
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True,
-        min_length=3,
-        max_length=254,
-        pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$",
+        strip_whitespace=True, min_length=3, max_length=emails.MAX_CHARS, pattern=emails.PATTERN
     ),
 ]
 

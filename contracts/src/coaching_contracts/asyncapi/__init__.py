@@ -26,7 +26,7 @@ from coaching_contracts import envelope as ce
 from coaching_contracts.asyncapi import headers, messages, platform
 from coaching_contracts.asyncapi.yaml_text import dump
 from coaching_contracts.base import WireModel
-from coaching_contracts.registry import COMMANDS, EVENTS
+from coaching_contracts.registry import COMMANDS, EVENTS, outcomes_of
 
 ASYNCAPI_VERSION = "3.0.0"
 CONTRACT_VERSION = "1.0.0"
@@ -93,7 +93,7 @@ def generate(
 ) -> dict[str, Any]:
     """The AsyncAPI document, as JSON-shaped data."""
     wire: dict[str, Any] = {
-        ce_type: messages.wire_message(model, "command", platform.outcomes_of(ce_type))
+        ce_type: messages.wire_message(model, "command", list(outcomes_of(ce_type)))
         for ce_type, model in commands.items()
     }
     wire |= {

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coaching_contracts import commands as cmd
 from coaching_contracts import events as ev
 from coaching_contracts import topics
 from coaching_contracts.asyncapi.messages import DEAD_LETTER, KAFKA_BINDING_VERSION, message_ref
-from coaching_contracts.registry import command_types_for_topic, event_types_for_topic
+from coaching_contracts.registry import (
+    COMMANDS,
+    command_types_for_topic,
+    event_types_for_topic,
+    outcomes_of,
+)
 from coaching_contracts.topics import TopicKind, TopicSpec
 
 REPLIES = "replies"
@@ -56,22 +60,6 @@ CONSUMES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     },
 }
 
-# Command -> its final outcomes besides `command.rejected` (what `reply_to` also receives).
-OUTCOMES: Mapping[str, tuple[str, ...]] = {
-    cmd.RegisterUser.TYPE: (ev.UserRegistered.TYPE,),
-    cmd.CreateSlot.TYPE: (ev.SlotCreated.TYPE,),
-    cmd.DeleteSlot.TYPE: (ev.SlotDeleted.TYPE,),
-    cmd.CreateBooking.TYPE: (ev.BookingConfirmed.TYPE, ev.BookingRejected.TYPE),
-    cmd.CancelBooking.TYPE: (ev.BookingCancelled.TYPE,),
-    cmd.CompleteBooking.TYPE: (ev.BookingCompleted.TYPE,),
-    cmd.MarkNoShow.TYPE: (ev.BookingNoShow.TYPE,),
-    cmd.SubmitReview.TYPE: (ev.ReviewSubmitted.TYPE,),
-}
-
-
-def outcomes_of(command_type: str) -> list[str]:
-    return [*OUTCOMES[command_type], ev.CommandRejected.TYPE]
-
 
 def message_types(spec: TopicSpec) -> list[str]:
     """What travels on a topic, by message id."""
@@ -85,7 +73,7 @@ def message_types(spec: TopicSpec) -> list[str]:
 def channels() -> dict[str, Any]:
     """One channel per topic, its id and address the topic name, and the replies channel."""
     found = {spec.name: _channel(spec) for spec in topics.ALL_TOPICS}
-    replies = sorted({outcome for command in OUTCOMES for outcome in outcomes_of(command)})
+    replies = sorted({outcome for command in COMMANDS for outcome in outcomes_of(command)})
     found[REPLIES] = {
         "address": None,
         "title": "replies",

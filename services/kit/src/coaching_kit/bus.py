@@ -123,59 +123,99 @@ class Bus:
         return Watcher(self.bootstrap, [self.prefix + t for t in topics], self.client_kwargs)
 
 
+OnRecord = Callable[[ConsumerRecord[Any, Any]], None]
+
+
 class Watcher:
-    """Reads topics from their beginning (no consumer group) and collects every record."""
+    """Reads topics from their beginning, with no consumer group (no service's offsets
+    move), and hands each record to `on_record` as it arrives.
+
+    By default it keeps every record, decoded, in `seen`, for `wait_for` and `matching`. A
+    reader of thousands of records a second (the benchmark, the chaos load) passes its own
+    `on_record` that takes only what it needs, and waits with `until`."""
 
     def __init__(
-        self, bootstrap: str, topics: list[str], client_kwargs: dict[str, Any] | None = None
+        self,
+        bootstrap: str,
+        topics: list[str],
+        client_kwargs: dict[str, Any] | None = None,
+        *,
+        on_record: OnRecord | None = None,
+        max_records: int | None = None,
+        **consumer_options: Any,
     ) -> None:
         self.topics = topics
         self.seen: list[Seen] = []
+        self._on_record = on_record or self._keep
+        self._max_records = max_records
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, **(client_kwargs or {})
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            **(client_kwargs or {}),
+            **consumer_options,
         )
         self._task: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
 
     async def __aenter__(self) -> Watcher:
-        await self._consumer.start()
-        await read_from_beginning(self._consumer, self.topics)
-        self._task = asyncio.create_task(self._collect())
+        await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        await read_from_beginning(self._consumer, self.topics)
+        self._task = asyncio.create_task(self._collect())
+
+    async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._consumer.stop()
 
+    def _keep(self, record: ConsumerRecord[Any, Any]) -> None:
+        self.seen.append(Seen.of(record))
+
     async def _collect(self) -> None:
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200)
+            batches = await self._consumer.getmany(timeout_ms=100, max_records=self._max_records)
             for records in batches.values():
-                self.seen.extend(Seen.of(r) for r in records)
+                for record in records:
+                    self._on_record(record)
             if batches:
                 self._arrived.set()
+
+    async def until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Until `done()` holds, checked as records arrive; False at the deadline."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+        return True
 
     async def wait_for(
         self, predicate: Callable[[Seen], bool], *, count: int = 1, timeout: float = 30.0
     ) -> list[Seen]:
         """The first `count` records matching, or AssertionError at the deadline."""
-        deadline = time.monotonic() + timeout
-        while True:
-            matches = [s for s in self.seen if predicate(s)]
-            if len(matches) >= count:
-                return matches
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"only {len(matches)} of {count} expected records within {timeout}s; "
-                    f"seen: {[(s.topic, s.type, s.correlation_id) for s in self.seen][-20:]}"
-                )
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.5))
+        matches: list[Seen] = []
+
+        def enough() -> bool:
+            matches[:] = self.matching(predicate)
+            return len(matches) >= count
+
+        if not await self.until(enough, timeout):
+            raise AssertionError(
+                f"only {len(matches)} of {count} expected records within {timeout}s; "
+                f"seen: {[(s.topic, s.type, s.correlation_id) for s in self.seen][-20:]}"
+            )
+        return matches
 
     def matching(self, predicate: Callable[[Seen], bool]) -> list[Seen]:
         return [s for s in self.seen if predicate(s)]
