@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
-STACK := $(PY) deploy/local/stack.py
-SERVICES := $(PY) deploy/local/services.py
+STACK := $(PY) -m coaching_devstack
+SERVICES := $(PY) -m coaching_devstack services
 
 .PHONY: help install up down status demo test test-fast lint schemas fmt chaos chaos-short
 
@@ -11,14 +11,14 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 install: ## install what is missing (PostgreSQL, Java/Maven, uv, Kafka jars) and the Python env
-	bash deploy/local/install.sh
+	bash deploy/devstack/install.sh
 	uv sync --frozen
 
 up: install ## start Kafka, PostgreSQL and every service in the background; returns when ready
 	$(STACK) up
 	$(SERVICES) up
 
-down: ## stop the services and the stack (data is kept; `$(STACK) reset` wipes it)
+down: ## stop the services and the stack (data is kept; `.venv/bin/python -m coaching_devstack reset` wipes it)
 	-$(SERVICES) down
 	-$(STACK) down
 
@@ -26,8 +26,9 @@ status: ## what runs, and whether it is ready
 	-$(STACK) status
 	-$(SERVICES) status
 
-demo: up ## from nothing: install, start everything, run the scenario over Kafka, print it
+demo: up ## from nothing: install, start everything, run the scenario over Kafka, then over HTTP
 	$(PY) scripts/demo.py
+	$(PY) -m coaching_gateway.demo
 
 test: install ## the whole test suite over the real stack, the 90-second chaos run included
 	$(STACK) up
@@ -39,7 +40,7 @@ test-fast: ## unit tests only (no stack)
 lint: ## ruff, formatting, mypy strict, import contracts
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy contracts/src services/*/src chaos/src cli/src
+	.venv/bin/mypy contracts/src services/*/src chaos/src cli/src deploy/devstack/src
 	.venv/bin/mypy deploy/k8s bench docs/examples
 	.venv/bin/lint-imports
 
@@ -54,7 +55,7 @@ schemas: ## regenerate the committed JSON Schemas and AsyncAPI document from the
 	$(PY) -m coaching_contracts.asyncapi write
 
 .PHONY: manifests
-manifests: ## regenerate deploy/k8s's topics, Kafka users and ACLs, workloads, autoscalers from the code
+manifests: ## regenerate deploy/k8s from the code: topics, Kafka users and ACLs, workloads, network policies, autoscalers, monitoring, production secrets
 	$(PY) deploy/k8s/generate.py write
 
 .PHONY: bench
