@@ -2,8 +2,8 @@
 ScaledObject and TriggerAuthentication, and the External Secrets Operator's ExternalSecret.
 
 Topics mirror the contract (`coaching_contracts.topics`); users carry the ACLs of
-`kafka_access`; each service scales on its own consumer group's lag; each principal's
-credentials come from the production secret store (overlays/production).
+`kafka_access`; each service but the gateway scales on its own consumer group's lag; each
+principal's credentials come from the production secret store (overlays/production).
 """
 
 from __future__ import annotations
@@ -64,11 +64,17 @@ def kafka_topic(spec: TopicSpec, prefix: str) -> Manifest:
 
 # The keys of a principal's Secret (`coaching-<name>-credentials`); the overlays provide it
 # (local: a secretGenerator, production: an ExternalSecret). A service's Secret also holds
-# its two database URLs: the runtime role's and the migration role's (docs/deploying.md).
+# its two database URLs: the runtime role's and the migration role's (docs/deploying.md);
+# the gateway's, the key that signs the HS256 tokens it accepts.
 PASSWORD_KEY = "password"  # noqa: S105 (a key name: its Kafka SCRAM-SHA-512 password)
 DATABASE_URL_KEY = "database-url"
 MIGRATION_DATABASE_URL_KEY = "migration-database-url"
-SERVICE_KEYS = [DATABASE_URL_KEY, MIGRATION_DATABASE_URL_KEY, PASSWORD_KEY]
+JWT_SECRET_KEY = "jwt-secret"  # noqa: S105 (a key name)
+
+
+def secret_keys(access: ServiceAccess) -> list[str]:
+    keys = [DATABASE_URL_KEY, MIGRATION_DATABASE_URL_KEY, PASSWORD_KEY]
+    return [*keys, JWT_SECRET_KEY] if access.edge else keys
 
 
 def credentials_secret(principal: str) -> str:

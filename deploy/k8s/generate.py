@@ -5,10 +5,11 @@
 
 Generated, in `base/`: `topics.yaml` (a KafkaTopic per contract topic), `kafka-users.yaml` (a
 KafkaUser per principal, with its ACLs), `services.yaml` (Deployment, Service,
-PodDisruptionBudget per service), `network-policies.yaml` (a NetworkPolicy per service),
-`autoscaling.yaml` (KEDA). In `components/monitoring/`: `monitoring.yaml` (ServiceMonitor, and
-the alerts of deploy/observability as a PrometheusRule) and `dashboards.yaml` (its Grafana
-dashboards as a ConfigMap). In `overlays/production/`: `external-secrets.yaml` (each
+PodDisruptionBudget per service, the HTTP gateway included), `network-policies.yaml` (a
+NetworkPolicy per service), `autoscaling.yaml` (KEDA, for every service but the gateway). In
+`components/monitoring/`: `monitoring.yaml` (ServiceMonitor, and the alerts of
+deploy/observability as a PrometheusRule) and `dashboards.yaml` (its Grafana dashboards as a
+ConfigMap). In `overlays/production/`: `external-secrets.yaml` (each
 principal's Secret from the secret store). Beside this script: `kafka-acls.sh` (the principals
 and ACLs for a Kafka without Strimzi). Hand-written, and read here: `base/config.yaml`, whose
 topic prefix and bootstrap servers the generated files follow. `--dir` names another copy of
@@ -27,13 +28,13 @@ from custom_resources import (
     KEDA_SECRET,
     KEDA_SETTINGS,
     PASSWORD_KEY,
-    SERVICE_KEYS,
     credentials_secret,
     external_secret,
     kafka_topic,
     kafka_user,
     lag_authentication,
     scaled_object,
+    secret_keys,
 )
 from kafka_access import (
     PRINCIPAL_PREFIX,
@@ -41,6 +42,7 @@ from kafka_access import (
     Principal,
     ServiceAccess,
     all_principals,
+    scaled_on_lag,
     service_access,
     workspace_services,
 )
@@ -90,10 +92,10 @@ _WORKLOADS = (deployment, service, disruption_budget)
 
 def _external_secrets(services: list[ServiceAccess], principals: list[Principal]) -> str:
     """Every principal's Secret, which the base refers to, from the production secret store."""
-    service_principals = {PRINCIPAL_PREFIX + access.name for access in services}
+    service_keys = {PRINCIPAL_PREFIX + access.name: secret_keys(access) for access in services}
     documents = []
     for principal in principals:
-        keys = SERVICE_KEYS if principal.name in service_principals else [PASSWORD_KEY]
+        keys = service_keys.get(principal.name, [PASSWORD_KEY])
         fixed = KEDA_SETTINGS if credentials_secret(principal.name) == KEDA_SECRET else None
         documents.append(external_secret(principal.name, keys, fixed))
     return render(documents)
@@ -108,7 +110,9 @@ def generate(directory: Path = HERE) -> dict[str, str]:
     workloads = [make(access) for access in services for make in _WORKLOADS]
     bootstrap = config["KAFKA_BOOTSTRAP_SERVERS"]
     kafka_port = int(bootstrap.rsplit(":", 1)[1])
-    scalers = [scaled_object(access, prefix + access.name, bootstrap) for access in services]
+    scalers = [
+        scaled_object(access, prefix + access.name, bootstrap) for access in scaled_on_lag(services)
+    ]
     return {
         "base/topics.yaml": render([kafka_topic(spec, prefix) for spec in ALL_TOPICS]),
         "base/kafka-users.yaml": render([kafka_user(principal) for principal in principals]),

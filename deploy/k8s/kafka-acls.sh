@@ -35,6 +35,23 @@ allow coaching-bookings --topic slots.events.dlq --operation Write --operation D
 allow coaching-bookings --topic replies. --resource-pattern-type prefixed --operation Write --operation Describe
 allow coaching-bookings --group bookings --operation Read
 
+# coaching-gateway: the HTTP gateway
+scram coaching-gateway "${COACHING_GATEWAY_PASSWORD:?}"
+allow coaching-gateway --topic users.commands --operation Write --operation Describe
+allow coaching-gateway --topic slots.commands --operation Write --operation Describe
+allow coaching-gateway --topic bookings.commands --operation Write --operation Describe
+allow coaching-gateway --topic users.events --operation Read --operation Describe
+allow coaching-gateway --topic slots.events --operation Read --operation Describe
+allow coaching-gateway --topic bookings.events --operation Read --operation Describe
+allow coaching-gateway --topic stats.events --operation Read --operation Describe
+allow coaching-gateway --topic users.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic slots.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic bookings.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic stats.events.dlq --operation Write --operation Describe
+allow coaching-gateway --topic replies. --resource-pattern-type prefixed --operation Read --operation Describe --operation Create
+allow coaching-gateway --topic replies.gateway.dlq --operation Write --operation Describe
+allow coaching-gateway --group gateway --resource-pattern-type prefixed --operation Read
+
 # coaching-slots: the slots service
 scram coaching-slots "${COACHING_SLOTS_PASSWORD:?}"
 allow coaching-slots --topic slots.commands --operation Read --operation Describe
@@ -78,20 +95,3 @@ allow coaching-keda --group bookings --operation Describe
 allow coaching-keda --group slots --operation Describe
 allow coaching-keda --group stats --operation Describe
 allow coaching-keda --group users --operation Describe
-
-# coaching-gateway: an example gateway
-scram coaching-gateway "${COACHING_GATEWAY_PASSWORD:?}"
-allow coaching-gateway --topic users.commands --operation Write --operation Describe
-allow coaching-gateway --topic slots.commands --operation Write --operation Describe
-allow coaching-gateway --topic bookings.commands --operation Write --operation Describe
-allow coaching-gateway --topic users.events --operation Read --operation Describe
-allow coaching-gateway --topic slots.events --operation Read --operation Describe
-allow coaching-gateway --topic bookings.events --operation Read --operation Describe
-allow coaching-gateway --topic stats.events --operation Read --operation Describe
-allow coaching-gateway --topic users.events.dlq --operation Write --operation Describe
-allow coaching-gateway --topic slots.events.dlq --operation Write --operation Describe
-allow coaching-gateway --topic bookings.events.dlq --operation Write --operation Describe
-allow coaching-gateway --topic stats.events.dlq --operation Write --operation Describe
-allow coaching-gateway --topic replies. --resource-pattern-type prefixed --operation Read --operation Describe --operation Create
-allow coaching-gateway --topic replies.gateway.dlq --operation Write --operation Describe
-allow coaching-gateway --group gateway --resource-pattern-type prefixed --operation Read

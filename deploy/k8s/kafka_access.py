@@ -6,9 +6,11 @@ every topic it reads (kit dead-letters a record to `<the record's topic>.dlq`), 
 answers commands, the callers' reply topics, which must start with `REPLY_PREFIX`.
 Nothing else: no service may publish a command, create a topic or read another's commands.
 
-Two more principals complete the example set: KEDA, which only reads the consumer groups'
-offsets to scale on lag, and a gateway, the integrator who publishes commands and reads
-outcomes.
+The HTTP gateway (services/gateway), the platform's public edge, is deployed like the
+services but trusted differently: it publishes the commands its callers send and reads every
+outcome, so its principal is `gateway_principal`, the model for any integrator. One more
+principal completes the set: KEDA, which only reads the consumer groups' offsets to scale on
+lag.
 """
 
 from __future__ import annotations
@@ -60,12 +62,15 @@ class ServiceAccess:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     answers_commands: bool
+    # The public edge: anyone may reach its port, it sends commands on its callers' behalf,
+    # and HTTP requests, not a consumer group's lag, are its load.
+    edge: bool = False
 
 
-# Packages under services/ that are not deployed as a service here: kit is a library; the
-# gateway (issue 14, being built) is the HTTP edge, whose deployment differs (public ingress)
-# and is added with it. Until then `coaching-gateway` is the example integrator principal.
-NOT_DEPLOYED = frozenset({"kit", "gateway"})
+# Packages under services/ that are not deployed as a service: kit is a library.
+NOT_DEPLOYED = frozenset({"kit"})
+# The service that is the platform's HTTP edge (docs/gateway.md).
+EDGE = "gateway"
 
 
 def workspace_services() -> list[str]:
@@ -95,6 +100,7 @@ def service_access(name: str) -> ServiceAccess:
         reads=reads,
         writes=owned + tuple(dlq(topic) for topic in reads),
         answers_commands=bool(outcomes),
+        edge=name == EDGE,
     )
 
 
@@ -134,12 +140,19 @@ def gateway_principal(prefix: str) -> Principal:
     # Its own reply topic's dead letters (the gateway consumes its replies through kit too).
     grants.append(Grant("topic", prefix + dlq(GATEWAY_REPLY_TOPIC), WRITE))
     grants.append(Grant("group", prefix + GATEWAY_GROUP_PREFIX, ("Read",), prefix=True))
-    return Principal(PRINCIPAL_PREFIX + "gateway", "an example gateway", tuple(grants))
+    return Principal(PRINCIPAL_PREFIX + EDGE, "the HTTP gateway", tuple(grants))
+
+
+def scaled_on_lag(services: Iterable[ServiceAccess]) -> list[ServiceAccess]:
+    """The services KEDA scales on their consumer group's lag: all but the edge."""
+    return [access for access in services if not access.edge]
 
 
 def all_principals(services: list[ServiceAccess], prefix: str) -> list[Principal]:
     return [
-        *(service_principal(access, prefix) for access in services),
-        keda_principal(services, prefix),
-        gateway_principal(prefix),
+        *(
+            gateway_principal(prefix) if access.edge else service_principal(access, prefix)
+            for access in services
+        ),
+        keda_principal(scaled_on_lag(services), prefix),
     ]

@@ -6,9 +6,11 @@
 --
 -- `owner` runs `migrate` (the init container): it owns the database and every table, so it
 -- may change the schema. `app` runs the service: it reads and writes rows and nothing else,
--- no DDL, no CREATEDB. Run as a role with CREATEROLE and CREATEDB; once per service.
--- tests/deploy/test_postgres_roles.py runs this file against a real server, migrates as the
--- owner and checks what each role may do.
+-- no DDL, no CREATEDB. Run as a role with CREATEROLE and CREATEDB; once per service, each
+-- with passwords of its own: users, slots, bookings, stats and the gateway
+-- (`-v database=coaching_gateway -v owner=coaching_gateway_owner -v app=coaching_gateway_app`).
+-- tests/deploy/test_postgres_roles.py runs this file against a real server, migrates each
+-- service as the owner and checks what each role may do.
 
 CREATE ROLE :"owner" LOGIN PASSWORD :'owner_password' NOCREATEDB NOCREATEROLE;
 CREATE ROLE :"app" LOGIN PASSWORD :'app_password' NOCREATEDB NOCREATEROLE;

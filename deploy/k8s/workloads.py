@@ -2,8 +2,9 @@
 (its ScaledObject is in custom_resources.py).
 
 Every service runs the one image (deploy/docker/Dockerfile) with its own command; what differs
-between services (name, port) comes from `kafka_access.ServiceAccess`, so the four
-stay alike by construction.
+between services (name, port) comes from `kafka_access.ServiceAccess`, so the five stay alike
+by construction. The gateway, the public edge, adds its token key and a fixed replica count:
+KEDA scales the others on their consumer group's lag, but its load is HTTP requests.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 
 from custom_resources import (
     DATABASE_URL_KEY,
+    JWT_SECRET_KEY,
     KAFKA_CA_SECRET,
     MIGRATION_DATABASE_URL_KEY,
     PASSWORD_KEY,
+    REPLICAS,
     credentials_secret,
     labels,
 )
@@ -35,6 +38,9 @@ RESOURCES = {
     "requests": {"cpu": "100m", "memory": "192Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
+# Any gateway replica answers any request (docs/gateway.md): two, so one may be rescheduled
+# while the other serves.
+EDGE_REPLICAS = 2
 
 
 def _secret_env(name: str, secret: str, key: str) -> Manifest:
@@ -65,6 +71,19 @@ def _serve_env(access: ServiceAccess) -> list[Manifest]:
         {"name": f"{prefix}_HTTP_HOST", "value": "0.0.0.0"},  # noqa: S104
         {"name": f"{prefix}_HTTP_PORT", "value": str(access.http_port)},
         *_settings_env(access, DATABASE_URL_KEY),
+        *(_edge_env(access) if access.edge else []),
+    ]
+
+
+def _edge_env(access: ServiceAccess) -> list[Manifest]:
+    """The gateway's own settings (docs/gateway.md). `production` on every cluster: it refuses
+    to start with the development key the code publishes, should the Secret hold that."""
+    prefix = access.name.upper()
+    return [
+        {"name": f"{prefix}_ENV", "value": "production"},
+        _secret_env(f"{prefix}_JWT_SECRET", _secret(access), JWT_SECRET_KEY),
+        # The reply topic `serve` creates if missing, replicated like the declared topics.
+        {"name": f"{prefix}_REPLY_TOPIC_REPLICATION", "value": str(REPLICAS)},
     ]
 
 
@@ -159,17 +178,20 @@ def _pod_spec(access: ServiceAccess) -> Manifest:
 
 
 def deployment(access: ServiceAccess) -> Manifest:
+    spec: Manifest = {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": access.name}},
+        "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {"metadata": {"labels": labels(access.name)}, "spec": _pod_spec(access)},
+    }
+    # A service's count is its ScaledObject's: applying a number here again would reset
+    # whatever the autoscaler chose. The edge has no autoscaler, so a fixed count.
+    if access.edge:
+        spec = {"replicas": EDGE_REPLICAS, **spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": access.name, "labels": labels(access.name)},
-        # No `replicas`: the ScaledObject owns the count; applying a number here again
-        # would reset whatever the autoscaler chose.
-        "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/name": access.name}},
-            "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels(access.name)}, "spec": _pod_spec(access)},
-        },
+        "spec": spec,
     }
 
 

@@ -195,6 +195,40 @@ def test_local_generates_its_secrets_and_production_fetches_them(
     assert set(select(local, "Secret")) | {"coaching-postgres-ca"} == fetched
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_overlay_deploys_the_gateway_with_its_credentials(
+    rendered: dict[str, list[Manifest]],
+    overlay_secrets: dict[str, dict[str, dict[str, str | None]]],
+    overlay: str,
+) -> None:
+    documents = rendered[overlay]
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "KafkaUser"):
+        name = "coaching-gateway" if kind == "KafkaUser" else "gateway"
+        assert name in select(documents, kind), (overlay, kind)
+    keys = set(overlay_secrets[overlay]["coaching-gateway-credentials"])
+    assert keys == {"database-url", "migration-database-url", "password", "jwt-secret"}
+
+
+def test_production_exposes_the_gateways_api_and_nothing_else(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    [ingress] = select(rendered["production"], "Ingress").values()
+    service = select(rendered["production"], "Service")["gateway"]
+    [rule] = ingress["spec"]["rules"]
+    assert [tls["hosts"] for tls in ingress["spec"]["tls"]] == [[rule["host"]]], "HTTPS only"
+    paths = {path["path"] for path in rule["http"]["paths"]}
+    assert paths == {"/v1", "/docs", "/openapi.json"}, "/metrics, /health, /ready stay inside"
+    ports = {port["name"] for port in service["spec"]["ports"]}
+    for path in rule["http"]["paths"]:
+        assert path["backend"]["service"]["name"] == "gateway"
+        assert path["backend"]["service"]["port"]["name"] in ports
+    # Nothing else is reachable from outside: ClusterIP Services, no other Ingress.
+    for overlay, documents in rendered.items():
+        for name, other in select(documents, "Service").items():
+            assert other["spec"].get("type", "ClusterIP") == "ClusterIP", (overlay, name)
+    assert select(rendered["local"], "Ingress") == {}, "local: kubectl port-forward"
+
+
 def test_production_adds_the_monitoring_component(rendered: dict[str, list[Manifest]]) -> None:
     kinds = {doc["kind"] for doc in rendered["production"]}
     assert {"ServiceMonitor", "PrometheusRule"} <= kinds

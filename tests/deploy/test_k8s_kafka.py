@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from coaching_contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS, TopicKind, dlq
+from coaching_gateway.subscribers import handlers as gateway_handlers
 
 Manifest = dict[str, Any]
 OfKind = Callable[[str], dict[str, Manifest]]
@@ -152,6 +153,35 @@ def test_the_gateway_sends_commands_reads_outcomes_and_dead_letters_only(
     assert _topics_with(acls, "Write") == commands | dead_letters
     assert _topics_with(acls, "Read") == outcomes | {REPLY_PREFIX}
     assert ("topic", REPLY_PREFIX, True, "Read") in acls
+
+
+def _granted(acls: set[Acl], kind: str, name: str, operation: str) -> bool:
+    return any(
+        k == kind and op == operation and (name.startswith(n) if prefix else name == n)
+        for k, n, prefix, op in acls
+    )
+
+
+def test_the_deployed_gateway_may_do_what_its_code_does(of_kind: OfKind) -> None:
+    # Read what its app subscribes to, under its consumer group, dead-letter there, create
+    # its reply topic: else it would crash-loop or stay unready on a cluster with ACLs.
+    acls = _acls(of_kind("KafkaUser")["coaching-gateway"])
+    consumed = [handler.topic for handler in gateway_handlers(GATEWAY_REPLY_TOPIC)]
+    assert GATEWAY_REPLY_TOPIC in consumed
+    for topic in consumed:
+        assert _granted(acls, "topic", topic, "Read"), topic
+        assert _granted(acls, "topic", dlq(topic), "Write"), dlq(topic)
+    assert _granted(acls, "topic", GATEWAY_REPLY_TOPIC, "Create")
+    assert _granted(acls, "group", "gateway", "Read")
+
+
+def test_the_gateways_reply_topic_is_replicated_like_the_declared_topics(
+    of_kind: OfKind,
+) -> None:
+    [container] = of_kind("Deployment")["gateway"]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    replicas = {topic["spec"]["replicas"] for topic in of_kind("KafkaTopic").values()}
+    assert {int(env["GATEWAY_REPLY_TOPIC_REPLICATION"])} == replicas
 
 
 # --- the plain-Kafka script ----------------------------------------------------------------

@@ -2,7 +2,8 @@
 services serve, migrations before serving (as the migration role; the service runs as a role
 without DDL), resources, a locked-down non-root pod, settings names the services really read,
 every Secret a pod needs provided by each overlay, and PostgreSQL over verified TLS in
-production."""
+production. The gateway is deployed like the services, with two fixed replicas and a token
+key of its own, never the development one its code publishes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from coaching_gateway.config import LOCAL_JWT_SECRET
 
 Manifest = dict[str, Any]
 OfKind = Callable[[str], dict[str, Manifest]]
@@ -43,6 +46,8 @@ UNPREFIXED = {
 Secrets = dict[str, dict[str, dict[str, str | None]]]  # overlay -> Secret -> key -> value
 # Strimzi makes this one (the cluster CA); every other Secret comes from the overlays.
 STRIMZI_CA = "coaching-kafka-cluster-ca-cert"
+# The HTTP edge: scaled by hand, not by KEDA (docs/gateway.md, "Operations").
+EDGE = "gateway"
 
 
 def _settings_type(service: str) -> Any:
@@ -71,9 +76,11 @@ def _env(container: Manifest) -> dict[str, Manifest]:
 def test_one_deployment_and_service_per_workspace_service(
     of_kind: OfKind, services: list[str]
 ) -> None:
-    assert sorted(of_kind("Deployment")) == services
-    assert sorted(of_kind("Service")) == services
-    assert sorted(of_kind("ScaledObject")) == services
+    assert EDGE in services
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"):
+        assert sorted(of_kind(kind)) == services, kind
+    # Its load is HTTP requests, not a consumer group's lag.
+    assert sorted(of_kind("ScaledObject")) == sorted(set(services) - {EDGE})
 
 
 def test_each_pod_migrates_its_database_then_serves(of_kind: OfKind) -> None:
@@ -162,8 +169,38 @@ def test_shutdown_grace_covers_the_pre_stop_pause_and_uvicorn_draining(of_kind: 
 
 
 def test_the_autoscaler_alone_sets_the_replica_count(of_kind: OfKind) -> None:
-    for name, deployment in of_kind("Deployment").items():
+    for name in of_kind("ScaledObject"):
+        deployment = of_kind("Deployment")[name]
         assert "replicas" not in deployment["spec"], f"{name}: apply would undo KEDA's choice"
+
+
+def test_the_gateway_keeps_a_replica_serving_through_a_voluntary_disruption(
+    of_kind: OfKind,
+) -> None:
+    replicas = of_kind("Deployment")[EDGE]["spec"]["replicas"]
+    assert replicas == 2
+    budget = of_kind("PodDisruptionBudget")[EDGE]["spec"]
+    assert budget["maxUnavailable"] < replicas
+    assert budget["selector"]["matchLabels"] == {"app.kubernetes.io/name": EDGE}
+
+
+def test_the_gateway_never_runs_with_the_published_development_key(
+    of_kind: OfKind, overlay_secrets: Secrets
+) -> None:
+    # GATEWAY_ENV=production refuses LOCAL_JWT_SECRET at start (coaching_gateway.config).
+    pod = of_kind("Deployment")[EDGE]["spec"]["template"]["spec"]
+    env = _env(_serve_container(pod))
+    assert env["GATEWAY_ENV"]["value"] == "production"
+    key = env["GATEWAY_JWT_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert key == {"name": "coaching-gateway-credentials", "key": "jwt-secret"}
+    # `migrate` signs and checks no token: it does not get the key.
+    [migrate] = pod["initContainers"]
+    assert "GATEWAY_JWT_SECRET" not in _env(migrate)
+    local = overlay_secrets["local"]["coaching-gateway-credentials"]["jwt-secret"]
+    assert local
+    assert local != LOCAL_JWT_SECRET
+    # Production's comes from the secret store (known only at run time).
+    assert "jwt-secret" in overlay_secrets["production"]["coaching-gateway-credentials"]
 
 
 def test_services_route_to_their_own_pods(of_kind: OfKind) -> None:

@@ -1,7 +1,8 @@
 """The two PostgreSQL roles of a service (docs/deploying.md, "PostgreSQL roles"): the file
 operators run, `deploy/k8s/postgres-roles.sql`, run against the real server; `migrate` as the
-owner; then the service's role may read and write every table, the migrations' later ones
-included, and may change no schema and create no database."""
+owner, for every service deploy/k8s deploys (the gateway included); then the service's role
+may read and write every table, the migrations' later ones included, and may change no schema
+and create no database."""
 
 from __future__ import annotations
 
@@ -15,9 +16,17 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from coaching_kit.db import KIT_TABLES
 from coaching_kit.migrations import upgrade
 
-SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "postgres-roles.sql"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "deploy" / "k8s" / "postgres-roles.sql"
+# What deploy/k8s deploys: every package under services/ but kit, a library.
+SERVICES = sorted(
+    path.parent.name
+    for path in (ROOT / "services").glob("*/pyproject.toml")
+    if path.parent.name != "kit"
+)
 
 
 def _dsn(server_url: str, database: str, user: str = "", password: str = "") -> str:
@@ -76,19 +85,25 @@ def _connect(roles: dict[str, str], who: str) -> str:
     return _dsn(roles["server_url"], roles["database"], roles[who], roles[f"{who}_password"])
 
 
-async def test_migrations_run_as_the_owner_and_the_service_role_only_touches_rows(roles):
+@pytest.mark.parametrize("service", SERVICES)
+async def test_migrations_run_as_the_owner_and_the_service_role_only_touches_rows(roles, service):
     owner_url = _connect(roles, "owner").replace("postgresql://", "postgresql+asyncpg://", 1)
-    await asyncio.to_thread(upgrade, "coaching_users", owner_url)
+    await asyncio.to_thread(upgrade, f"coaching_{service}", owner_url)
 
     app = await asyncpg.connect(_connect(roles, "app"))
     try:
         # Rows, in kit's tables and the service's own, identity columns included.
-        await app.execute("INSERT INTO inbox (consumer, message_id) VALUES ('users', 'm-1')")
-        await app.execute("INSERT INTO outbox (topic, payload) VALUES ('users.events', '\\x00')")
+        await app.execute("INSERT INTO inbox (consumer, message_id) VALUES ($1, 'm-1')", service)
+        await app.execute("INSERT INTO outbox (topic, payload) VALUES ('t', '\\x00')")
         await app.execute("UPDATE outbox SET published_at = now()")
         await app.execute("DELETE FROM outbox")
         assert await app.fetchval("SELECT count(*) FROM inbox") == 1
-        assert await app.fetchval("SELECT count(*) FROM users") == 0
+        rows = await app.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = {row["tablename"] for row in rows}
+        # The service's own tables, beside kit's and alembic's: all readable.
+        assert tables > {table.name for table in KIT_TABLES} | {"alembic_version"}, service
+        for table in tables:
+            await app.fetchval(f'SELECT count(*) FROM "{table}"')
         # No schema change, no database.
         for ddl in (
             "CREATE TABLE intruder (id int)",
