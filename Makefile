@@ -59,7 +59,7 @@ manifests: ## regenerate deploy/k8s from the code: topics, Kafka users and ACLs,
 	$(PY) deploy/k8s/generate.py write
 
 .PHONY: bench
-bench: install ## the benchmark: monolith baseline, raw Kafka, the platform end to end (5-10 min)
+bench: install ## the benchmark: monolith baseline, raw Kafka, the platform end to end, the gateway (5-10 min)
 	$(STACK) up
 	$(PY) -m bench.run $(BENCH_ARGS)
 

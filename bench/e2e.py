@@ -102,7 +102,7 @@ class Load:
         confirm: the next is sent once the previous one's `booking.confirmed` was consumed."""
 
         async def publish(commands: list[Outgoing]) -> None:
-            await self.publisher.one_at_a_time(commands, self._answered)
+            await self.publisher.one_at_a_time(commands, self.answered)
 
         return {"name": "unloaded", "target_per_s": None, **await self._timed(count, 0.0, publish)}
 
@@ -116,7 +116,8 @@ class Load:
         await asyncio.sleep(seconds)
         return {"seconds": seconds, "usage": self.meter.end(mark)}
 
-    async def _answered(self, command_id: str) -> None:
+    async def answered(self, command_id: str) -> None:
+        """Until the command's final outcome has been consumed."""
         await self.watcher.outcomes_of([command_id], self.sizes.timeout_s)
 
     async def _timed(

@@ -29,13 +29,18 @@ def describe(options: Options, ns: Namespace, stamp: str, pids: dict[str, int]) 
     return {
         "stamp": stamp,
         "prefix": ns.prefix,
-        "databases": {s: urlsplit(url).path.lstrip("/") for s, url in ns.databases.items()},
+        "databases": database_names(ns),
         "git": _git(),
         "host": {"cpus": os.cpu_count(), "load_average_before": os.getloadavg()},
         "servers": {"kafka": options.kafka, "postgres": _host(options.server_url)},
         "measured_pids": pids,  # kafka and postgres only when they run on this machine
         "options": _printable(options),
     }
+
+
+def database_names(ns: Namespace) -> dict[str, str]:
+    """The run's scratch databases by service (the gateway's joins when its phase runs)."""
+    return {service: urlsplit(url).path.lstrip("/") for service, url in ns.databases.items()}
 
 
 async def server_settings(conn: asyncpg.Connection) -> dict[str, str]:

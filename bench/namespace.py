@@ -1,6 +1,7 @@
 """A private platform for one benchmark run: fresh topics under its own prefix, a scratch
-database per service, and the services as the real processes an operator runs. Nothing
-is shared with the development services or other runs; `remove` deletes it all again.
+database per service, and the services as the real processes an operator runs (the four,
+and the gateway when a run measures it). Nothing is shared with the development services
+or other runs; `remove` deletes it all again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.kafka_raw import RAW_TOPIC
 from bench.watch import BenchError
 from coaching_contracts import topics as t
 from coaching_contracts.topics import SERVICES
@@ -52,6 +52,7 @@ class Namespace:
     prefix: str = field(default_factory=_fresh_prefix)
     databases: dict[str, str] = field(default_factory=dict)
     replicas: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+    consumes: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(CONSUMES))
     _kafka: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
     _connections: dict[str, asyncpg.Connection] = field(default_factory=dict)
 
@@ -68,9 +69,45 @@ class Namespace:
         for service in SERVICES:
             self.databases[service] = await create_scratch(self.server_url, service)
 
-    async def start(self, service: str, count: int = 1) -> list[ServiceProcess]:
-        """`count` more replicas of `service`, ready, and its group settled with all of them."""
-        started = [ServiceProcess(service, self.env(), self.log_dir) for _ in range(count)]
+    async def add_service(
+        self, service: str, consumes: tuple[str, ...], history: tuple[str, ...] = ()
+    ) -> int:
+        """A service beyond the four: its migrated scratch database, and the topics its group
+        reads, which `until_idle` then waits for too. Its group starts at the end of the
+        `history` topics, with what is published from now on, instead of working through the
+        run's whole history first; returns the records it skips so."""
+        self.databases[service] = await create_scratch(self.server_url, service)
+        self.consumes[service] = consumes
+        return await self._skip_history(service, history)
+
+    async def _skip_history(self, service: str, topics: tuple[str, ...]) -> int:
+        """Commit the group's offsets at the end of `topics`, before any member joins it."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.prefix + service,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            partitions = await all_partitions(consumer, [self.prefix + name for name in topics])
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            # Assigned, not subscribed: a commit outside any generation, which Kafka takes
+            # for a group with no members.
+            await consumer.commit(ends)
+        finally:
+            await consumer.stop()
+        return sum(ends.values())
+
+    async def start(
+        self, service: str, count: int = 1, env: dict[str, str] | None = None
+    ) -> list[ServiceProcess]:
+        """`count` more replicas of `service`, ready, and its group settled with all of them;
+        `env` adds settings of the service's own."""
+        started = [
+            ServiceProcess(service, {**self.env(), **(env or {})}, self.log_dir)
+            for _ in range(count)
+        ]
         for process in started:
             process.spawn()
         self.replicas.setdefault(service, []).extend(started)
@@ -101,10 +138,10 @@ class Namespace:
     async def backlog(self) -> dict[str, int]:
         """Per service, records not yet consumed plus outbox rows not yet published."""
         admin, consumer = await self._clients()
-        names = sorted({self.prefix + name for names in CONSUMES.values() for name in names})
+        names = sorted({self.prefix + n for names in self.consumes.values() for n in names})
         ends = await consumer.end_offsets(await all_partitions(consumer, names))
         backlog = {}
-        for service, consumed in CONSUMES.items():
+        for service, consumed in self.consumes.items():
             committed = await admin.list_consumer_group_offsets(self.prefix + service)
             done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
             mine = {self.prefix + name for name in consumed}
@@ -140,7 +177,8 @@ class Namespace:
         return process.returncode == 0, output.decode(errors="replace")
 
     async def remove(self) -> None:
-        """Stop every process, drop the databases, delete the topics."""
+        """Stop every process, drop the databases, delete the topics: every one under the
+        run's prefix (the contract's, the raw Kafka one, the gateway's reply topics)."""
         for processes in self.replicas.values():
             await asyncio.gather(*(p.stop() for p in processes))
         await self._close_clients()
@@ -150,9 +188,7 @@ class Namespace:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
-            existing = set(await admin.list_topics())
-            names = [spec.name for spec in t.ALL_TOPICS] + [RAW_TOPIC]
-            doomed = [self.prefix + n for n in names if self.prefix + n in existing]
+            doomed = [n for n in await admin.list_topics() if n.startswith(self.prefix)]
             if doomed:
                 await admin.delete_topics(doomed)
         finally:

@@ -70,9 +70,32 @@ def phases(results: Results) -> Table:
     return table
 
 
+def gateway(results: Results) -> Table | None:
+    """Both paths of the gateway phase and their difference; None when it did not run."""
+    found = results.get("gateway")
+    if not found:
+        return None
+    table = Table(
+        title=f"Through the gateway: {found['rounds']:,} bookings each way, alternating,"
+        " one at a time (ms)",
+        title_justify="left",
+    )
+    for column in ("path", "p50", "p95", "p99", "max"):
+        table.add_column(column, justify="left" if column == "path" else "right", no_wrap=True)
+    for label, key in (
+        ("POST /v1/bookings → 201 (read model holds it)", "http_ms"),
+        ("CreateBooking on Kafka → booking.confirmed consumed", "kafka_ms"),
+        ("added by the gateway", "added_ms"),
+    ):
+        figures = found[key]
+        table.add_row(label, *(_f(figures.get(k), 1) for k in ("p50", "p95", "p99", "max")))
+    return table
+
+
 def usage(results: Results) -> Table:
-    """Baselines, the idle window and the timed phases side by side (not the warm-up); the
-    platform's processes, their total, then the harness apart (it is in no total)."""
+    """Baselines, the idle window and the timed phases side by side (not the warm-up), the
+    gateway phase last; the platform's processes, their total, then the harness apart (it
+    is in no total)."""
     table = Table(
         title="CPU % of one core / peak MB (PostgreSQL: PSS at the phase's start and end)",
         title_justify="left",
@@ -81,6 +104,8 @@ def usage(results: Results) -> Table:
     columns = [("monolith", results["monolith"]["usage"]), ("kafka raw", results["kafka"]["usage"])]
     columns.append(("idle", results["idle"]["usage"]))
     columns += [(p["name"], p["usage"]) for p in results["phases"] if p["name"] != "warm-up"]
+    if results.get("gateway"):
+        columns.append(("gateway phase", results["gateway"]["usage"]))
     for name, _ in columns:
         table.add_column(name, justify="right")
     processes = sorted({n for _, used in columns for n in used}, key=_process_order)
@@ -105,7 +130,7 @@ def _total_pct(used: dict[str, dict[str, Any]]) -> float | None:
 
 
 def _process_order(name: str) -> tuple[int, str]:
-    order = ("users", "slots", "bookings", "stats", "kafka", "postgres", "harness")
+    order = ("users", "slots", "bookings", "stats", "gateway", "kafka", "postgres", "harness")
     base = name.split("#")[0]
     return (order.index(base) if base in order else len(order), name)
 
@@ -136,8 +161,9 @@ def render(results: Results, console: Console | None = None) -> None:
     console = console or Console(width=max(150, shutil.get_terminal_size().columns))
     for line in header(results):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    for table in (baselines(results), phases(results), usage(results)):
-        console.print(table)
+    for table in (baselines(results), phases(results), gateway(results), usage(results)):
+        if table is not None:
+            console.print(table)
     peak = results["peak"]
     console.print(
         f"peak: {_f(peak['confirmed_per_s'])} confirmed bookings/s "

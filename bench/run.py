@@ -1,8 +1,10 @@
-"""`make bench`: the monolith baseline, raw Kafka, and the platform end to end, in one run on
-this machine. Prints a header, the tables, and last six headline lines (`ratio e2e/monolith:
-X.XX` first; bench/headline.py defines them); writes bench/results/.
+"""`make bench`: the monolith baseline, raw Kafka, the platform end to end, and what the HTTP
+gateway adds to a booking, in one run on this machine. Prints a header, the tables, and last
+six headline lines (`ratio e2e/monolith: X.XX` first; bench/headline.py defines them);
+writes bench/results/.
 
-    .venv/bin/python -m bench.run [--quick] [--replicas auto|off|bookings=2] [--burst N] ...
+    .venv/bin/python -m bench.run [--quick] [--replicas auto|off|bookings=2] [--burst N]
+                                  [--gateway-rounds N] ...
 
 Needs Kafka and PostgreSQL (`make bench` starts the local stack; KAFKA_BOOTSTRAP_SERVERS and
 DATABASE_URL name others). Everything else is private to the run and removed at its end.
@@ -65,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--monolith-seconds", type=float, help="monolith run (default 15)")
     add("--connections", type=int, default=8, help="monolith connections (default 8)")
     add("--kafka-records", type=int, help="raw Kafka records (default 50,000)")
+    add(
+        "--gateway-rounds",
+        type=int,
+        help="bookings through the gateway, and as many over Kafka (default 200; 0 skips it)",
+    )
     add("--settle", type=float, default=120.0, help="invariant checker's deadline (120)")
     add("--results-dir", type=Path, default=ROOT / "bench" / "results")
     return parser
@@ -84,11 +91,15 @@ def options_from(args: argparse.Namespace) -> Options:
         "idle_s": args.idle_seconds,
     }
     sizes = dataclasses.replace(sizes, **{k: v for k, v in given.items() if v is not None})
+    rounds = args.gateway_rounds
+    if rounds is None:  # unlike the sizes, 0 is a value: it skips the gateway phase
+        rounds = 30 if args.quick else 200
     return Options(
         sizes=sizes,
         monolith_s=args.monolith_seconds or (3.0 if args.quick else 15.0),
         connections=args.connections,
         kafka_records=args.kafka_records or (5_000 if args.quick else 50_000),
+        gateway_rounds=rounds,
         replicas=args.replicas,
         settle_s=args.settle,
         results_dir=args.results_dir,

@@ -1,6 +1,7 @@
 """One benchmark run, phase by phase: the baselines (monolith, raw Kafka), then the platform
 in its private namespace (set-up, warm-up, idle, unloaded, saturation, open loop, scaling),
-then the invariant checker; the namespace is removed whatever happens.
+then the HTTP gateway in front of it, then the invariant checker; the namespace is removed
+whatever happens.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from urllib.parse import urlsplit
 
 from bench import headline, kafka_raw, monolith
 from bench.e2e import Load, Sizes
+from bench.gateway import GatewayPhase
 from bench.measure import peak
-from bench.meta import describe, postgres_settings, settings_line
+from bench.meta import database_names, describe, postgres_settings, settings_line
 from bench.namespace import Namespace
 from bench.procs import MB, Meter
 from bench.scaling import label, scale_plan
@@ -34,6 +36,7 @@ class Options:
     replicas: str
     settle_s: float
     results_dir: Path
+    gateway_rounds: int = 200  # bookings each way through the gateway and over Kafka; 0: none
     kafka: str = dataclasses.field(
         default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
     )
@@ -84,24 +87,23 @@ async def baselines(options: Options, meter: Meter, ns: Namespace) -> dict[str, 
     return {"monolith": mono, "kafka": kafka}
 
 
-async def end_to_end(options: Options, meter: Meter, ns: Namespace) -> dict[str, Any]:
+async def end_to_end(options: Options, load: Load) -> dict[str, Any]:
     sizes = options.sizes
-    async with Load(ns, meter, sizes) as load:
-        say(f"set-up: {sizes.coaches} coaches, {sizes.students} students")
-        setup_s = await load.set_up()
-        say(f"warm-up: {sizes.warmup:,} requests")
-        phases = [await load.phase("warm-up", sizes.warmup)]
-        say(f"idle: {sizes.idle_s:.0f} s with no traffic")
-        idle = await load.idle(sizes.idle_s)
-        say(f"unloaded: {sizes.unloaded:,} bookings one at a time")
-        phases.append(await load.unloaded(sizes.unloaded))
-        burst = sizes.burst_size(peak(phases[0])[1])
-        say(f"saturation: a burst of {burst:,} requests")
-        saturation = await load.phase("saturation", burst)
-        phases.append(saturation)
-        confirmed_per_s, commands_per_s = peak(saturation)
-        phases += await open_loop(load, sizes, commands_per_s)
-        scaled = await scaled_burst(load, meter, options.replicas, saturation, burst)
+    say(f"set-up: {sizes.coaches} coaches, {sizes.students} students")
+    setup_s = await load.set_up()
+    say(f"warm-up: {sizes.warmup:,} requests")
+    phases = [await load.phase("warm-up", sizes.warmup)]
+    say(f"idle: {sizes.idle_s:.0f} s with no traffic")
+    idle = await load.idle(sizes.idle_s)
+    say(f"unloaded: {sizes.unloaded:,} bookings one at a time")
+    phases.append(await load.unloaded(sizes.unloaded))
+    burst = sizes.burst_size(peak(phases[0])[1])
+    say(f"saturation: a burst of {burst:,} requests")
+    saturation = await load.phase("saturation", burst)
+    phases.append(saturation)
+    confirmed_per_s, commands_per_s = peak(saturation)
+    phases += await open_loop(load, sizes, commands_per_s)
+    scaled = await scaled_burst(load, load.meter, options.replicas, saturation, burst)
     return {
         "setup": {"users_s": round(setup_s, 1)},
         "idle": idle,
@@ -141,6 +143,16 @@ async def scaled_burst(
     return phase, summary
 
 
+async def through_gateway(load: Load, rounds: int) -> dict[str, Any]:
+    """The gateway phase (bench/gateway.py), its process in the usage table like the others."""
+    say("gateway: starting one, a coach and a student registered through it")
+    gateway = GatewayPhase(load)
+    await gateway.start()
+    track_services(load.meter, load.ns)
+    say(f"gateway: {rounds:,} bookings through it and {rounds:,} over Kafka, alternating")
+    return await gateway.measure(rounds)
+
+
 async def bench(options: Options, stamp: str) -> dict[str, Any]:
     started = time.monotonic()
     meter = _meter(options)
@@ -155,7 +167,11 @@ async def bench(options: Options, stamp: str) -> dict[str, Any]:
         say("platform: starting the four services")
         await ns.start_all()
         track_services(meter, ns)
-        results |= await end_to_end(options, meter, ns)
+        async with Load(ns, meter, options.sizes) as load:
+            results |= await end_to_end(options, load)
+            if options.gateway_rounds:
+                results["gateway"] = await through_gateway(load, options.gateway_rounds)
+        results["meta"]["databases"] = database_names(ns)
         say(f"invariant checker (settling for up to {options.settle_s:.0f} s)")
         ok, text = await ns.check(options.settle_s)
         results["check"] = {"ok": ok, "report": text}

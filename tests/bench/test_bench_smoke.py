@@ -1,6 +1,6 @@
 """`make bench` in miniature: the whole harness on tiny sizes, run as an operator runs it,
-must measure every part, end with its six closing lines, keep every invariant and leave
-nothing of its namespace behind."""
+must measure every part (the gateway phase too), end with its six closing lines, keep every
+invariant and leave nothing of its namespace behind."""
 
 import asyncio
 import json
@@ -23,7 +23,7 @@ TINY = [
     *("--quick", "--replicas", "bookings=2", "--coaches", "5", "--students", "20"),
     *("--monolith-seconds", "2", "--kafka-records", "2000", "--warmup", "40", "--burst", "150"),
     *("--fractions", "0.5", "--phase-seconds", "3", "--settle", "60"),
-    *("--unloaded", "10", "--idle-seconds", "3"),
+    *("--unloaded", "10", "--idle-seconds", "3", "--gateway-rounds", "5"),
 ]
 _N = r"(\d+(?:\.\d+)?)"
 # The closing lines, in order: each figure must parse as a number (their values are not
@@ -106,6 +106,15 @@ def _assert_every_phase_measured(results: dict) -> None:
     assert {"users", "slots", "bookings", "stats", "harness"} <= set(results["idle"]["usage"])
 
 
+def _assert_the_gateway_measured(results: dict) -> None:
+    gateway = results["gateway"]
+    assert gateway["http_ms"]["n"] == gateway["kafka_ms"]["n"] == gateway["rounds"] == 5
+    for percentile in ("p50", "p95", "p99"):
+        float(gateway["added_ms"][percentile])
+    assert {"gateway", "bookings#2", "harness"} <= set(gateway["usage"])
+    assert "gateway" in results["meta"]["databases"]
+
+
 @pytest.mark.timeout(240)
 async def test_a_tiny_benchmark_measures_every_part_and_leaves_nothing_behind(stack, tmp_path):
     run = await asyncio.to_thread(_bench, stack, tmp_path)
@@ -118,5 +127,7 @@ async def test_a_tiny_benchmark_measures_every_part_and_leaves_nothing_behind(st
     assert results["kafka"]["produce_per_s"] > 0
     assert results["kafka"]["consume_per_s"] > 0
     _assert_every_phase_measured(results)
+    _assert_the_gateway_measured(results)
+    assert "Through the gateway: 5 bookings each way" in run.stdout
     assert (tmp_path / "latest.png").stat().st_size > 0
     assert await _until_removed(stack, results["meta"]) == []
