@@ -148,7 +148,7 @@ def header(results: Results) -> list[str]:
         f"bench {meta['stamp']} on {host['cpus']} cores (load average before {load}),"
         f" code {meta['git']}",
         f"postgres {servers['postgres']}: {settings_line(meta['postgres'])}"
-        " (COACHING_STACK_DURABLE=1 deploy/local/stack.py up makes the local stack durable)",
+        " (COACHING_STACK_DURABLE=1 python -m coaching_devstack up makes the local stack durable)",
         f"kafka {servers['kafka']}; CPU counted per process: the services, "
         + ", ".join(servers_measured)
         + " (postgres with all its children)"

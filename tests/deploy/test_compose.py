@@ -25,7 +25,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-# The port each service listens on, as in deploy/local/services.py and the docs.
+# The port each service listens on, as in coaching_devstack/services.py and the docs.
 SERVICE_PORTS = {
     "users": 8001,
     "slots": 8002,

@@ -1,7 +1,7 @@
 """coachctl: the operator's and integrator's command line for the coaching platform.
 
 The global options say where the platform is; each has an environment variable, so
-`eval "$(.venv/bin/python deploy/local/stack.py env)"` is enough for the local stack.
+`eval "$(.venv/bin/python -m coaching_devstack env)"` is enough for the local stack.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ _SERVERS = {
         "host": "127.0.0.1:9092",
         "protocol": "kafka",
         "title": "Local stack",
-        "description": "`deploy/local/stack.py up` (or `make up`): plaintext, no authentication.",
+        "description": "`make up` (`python -m coaching_devstack up`): plaintext, no auth.",
     },
     "production": {
         "host": "kafka.example.com:9093",

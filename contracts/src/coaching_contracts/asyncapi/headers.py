@@ -44,7 +44,8 @@ DLQ_REASONS = (
     "schema_invalid: the value does not validate against its ce_type's schema",
     "undecodable: a parser failed on the content in an unforeseen way",
     "undecodable_record: the Kafka client could not read the record at all (e.g. a header "
-    "name that is not UTF-8); the dead letter then carries only its position",
+    "name that is not UTF-8); the service read it itself, and the dead letter carries its "
+    "key, value and the headers that could be read",
     "handler_error: a valid message whose handler kept failing (a bug)",
 )
 
