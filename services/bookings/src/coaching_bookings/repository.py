@@ -75,7 +75,10 @@ _ADD_ALL = (
 # What `bookings.confirm` decides, for many bookings at once, with _CONFIRM's guard: still
 # PENDING, the slot it asked for, no other booking holding it. Of two confirmations of one
 # slot in the same statement only the first is tried (the guard cannot see a row the
-# statement itself changes).
+# statement itself changes). `bookings.id = ANY($1)` repeats the join's condition so that
+# the rows are fetched by primary key even when the statistics are stale: taken at a quiet
+# moment they say hardly any booking is PENDING, and a plan scanning the table for PENDING
+# rows then costs every pending row times the batch.
 _CONFIRM_ALL = f"""
     WITH c AS (
         SELECT DISTINCT ON (slot_id) *
@@ -85,7 +88,8 @@ _CONFIRM_ALL = f"""
     UPDATE bookings SET status = $6, coach_id = c.coach_id, start_time = c.start_time,
         end_time = c.end_time, updated_at = $8
     FROM c
-    WHERE bookings.id = c.id AND bookings.status = $7 AND bookings.slot_id = c.slot_id
+    WHERE bookings.id = ANY($1::uuid[]) AND bookings.id = c.id AND bookings.status = $7
+        AND bookings.slot_id = c.slot_id
         AND NOT EXISTS (
             SELECT 1 FROM bookings held WHERE held.slot_id = bookings.slot_id
             AND held.{HOLDS_SLOT} AND held.id <> bookings.id)

@@ -23,6 +23,7 @@ from coaching_contracts.events import BookingConfirmed, BookingRejected, SlotRes
 from coaching_kit.db import create_engine
 from coaching_kit.jobs import in_transaction
 from coaching_kit.rejections import CommandRejectedError
+from coaching_kit.testing.databases import freeze_statistics, sequential_scans
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +238,36 @@ async def test_two_concurrent_reviews_of_one_booking_store_one(engine):
     )
     codes = sorted(getattr(o, "code", "stored") for o in outcomes)
     assert codes == ["conflict", "stored"]
+
+
+async def test_confirming_reads_bookings_by_key_however_stale_the_statistics(scratch_database):
+    """The hot path's confirmation never reads the whole table, even on a connection that has
+    run it many times while the table was nearly empty and analysed as such, and whose
+    statistics say hardly any booking is PENDING (a new service's first minutes under load)."""
+    engine = create_engine(await scratch_database("bookings"), pool_size=1)
+    start = datetime.now(UTC) + timedelta(days=1)
+
+    def session(booking: Booking) -> Session:
+        return Session(booking.id, booking.slot_id, uuid.uuid4(), start, start + timedelta(hours=1))
+
+    try:
+        few = [_pending() for _ in range(5)]
+        async with engine.begin() as conn:
+            await SqlBookingRepository(conn).add_all(few)
+            await SqlBookingRepository(conn).confirm_all(list(map(session, few)), start)
+            await freeze_statistics(conn, "bookings")  # none of them PENDING
+        for booking in few * 2:  # more runs than PostgreSQL's five before a generic plan
+            async with engine.begin() as conn:
+                await SqlBookingRepository(conn).confirm_all([session(booking)], datetime.now(UTC))
+        many = [_pending() for _ in range(20_000)]
+        async with engine.begin() as conn:
+            await SqlBookingRepository(conn).add_all(many)
+        async with engine.begin() as conn:
+            repository = SqlBookingRepository(conn)
+            scans_before = await sequential_scans(conn, "bookings")
+            for first in range(0, 500, 50):
+                batch = [session(booking) for booking in many[first : first + 50]]
+                assert len(await repository.confirm_all(batch, datetime.now(UTC))) == 50
+            assert await sequential_scans(conn, "bookings") == scans_before
+    finally:
+        await engine.dispose()

@@ -142,6 +142,17 @@ PENDING_REPLIES = _pending_replies_table(_KIT_METADATA)
 KIT_TABLES = (OUTBOX, INBOX, RELAY_LEASE, PENDING_REPLIES)
 
 
+# Every statement is planned with its own parameters and the table's current size. By
+# default PostgreSQL switches a prepared statement (asyncpg prepares each one) to a generic
+# plan after five runs and keeps it until the table is next analysed. A service's tables
+# start empty and grow by thousands of rows a minute under load, faster than autovacuum
+# analyses them: a generic plan made when `slots` or `outbox` held a few rows scans them
+# whole, and every batch then costs the size of the table (measured: 100-350 ms statements,
+# PostgreSQL at a full core and half the throughput). Planning each run costs tens of
+# microseconds, less than those scans cost even in a good run (`make bench`, docs/performance.md).
+PLANNER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine without pre-ping.
 
@@ -160,6 +171,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        connect_args={"server_settings": dict(PLANNER_SETTINGS)},
     )
     event.listen(engine.sync_engine, "checkout", _discard_if_closed)
     return engine

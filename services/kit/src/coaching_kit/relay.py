@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from coaching_kit.db import OUTBOX_CHANNEL
+from coaching_kit.db import OUTBOX_CHANNEL, PLANNER_SETTINGS
 from coaching_kit.lanes import (
     MAX_RECORD_BYTES,
     EventLane,
@@ -264,7 +264,10 @@ class OutboxRelay:
             asyncpg_dsn(self.config.database_url),
             timeout=self.config.lease_s,
             command_timeout=command_timeout,
-            server_settings={"application_name": f"outbox relay {self.config.service}"[:63]},
+            server_settings={
+                "application_name": f"outbox relay {self.config.service}"[:63],
+                **PLANNER_SETTINGS,
+            },
         )
 
     async def mark_published(self, conn: asyncpg.Connection, ids: list[int]) -> None:

@@ -22,6 +22,9 @@ _LIST = ", ".join(_COLUMNS)
 _GET = f"SELECT {_LIST} FROM slots WHERE id = $1"
 _GET_FOR_UPDATE = f"{_GET} FOR UPDATE"
 _GET_ALL = f"SELECT {_LIST} FROM slots WHERE id = ANY($1::uuid[])"
+# `slots.id = ANY($1)` repeats the join's condition as a restriction on slots: it is what
+# makes the planner fetch the asked rows by primary key, whatever its statistics say about
+# the table's size (a hash or nested-loop join over a sequential scan costs the whole table).
 _RESERVE_FIRST = f"""
     WITH asked AS (
         SELECT DISTINCT ON (slot_id) slot_id, booking_id
@@ -29,7 +32,8 @@ _RESERVE_FIRST = f"""
         ORDER BY slot_id, n)
     UPDATE slots SET status = $5, booking_id = asked.booking_id, updated_at = $6
     FROM asked
-    WHERE slots.id = asked.slot_id AND slots.deleted_at IS NULL AND slots.status = $3
+    WHERE slots.id = ANY($1::uuid[]) AND slots.id = asked.slot_id
+        AND slots.deleted_at IS NULL AND slots.status = $3
         AND slots.start_time > $4
     RETURNING {", ".join(f"slots.{name}" for name in _COLUMNS)}
 """

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coaching_kit.db import create_engine
+from coaching_kit.testing.databases import freeze_statistics, sequential_scans
 from coaching_slots import domain
 from coaching_slots.repository import SqlSlotRepository
 
@@ -174,3 +175,40 @@ async def test_in_one_statement_the_first_request_for_each_slot_is_tried(engine)
         asked = [(b.id, third), (a.id, first), (a.id, second), (uuid.uuid4(), second)]
         won = await SqlSlotRepository(conn).reserve_first(asked, now, now)
     assert {slot: held.booking_id for slot, held in won.items()} == {a.id: first, b.id: third}
+
+
+async def test_reserving_reads_slots_by_key_however_stale_the_statistics(scratch_database):
+    """The hot path's reservation never reads the whole table, even on a connection that has
+    run it many times while the table was nearly empty and analysed as such (a new service's
+    first minutes under load, before autovacuum catches up)."""
+    engine = create_engine(await scratch_database("slots"), pool_size=1)
+    try:
+        few = [_slot(uuid.uuid4(), NOW + 2 * HOUR) for _ in range(5)]
+        for slot in few:
+            await _add(engine, slot)
+        async with engine.begin() as conn:
+            await freeze_statistics(conn, "slots")
+        for slot in few * 2:  # more runs than PostgreSQL's five before a generic plan
+            async with engine.begin() as conn:
+                await SqlSlotRepository(conn).reserve_first([(slot.id, uuid.uuid4())], NOW, NOW)
+        async with engine.begin() as conn:
+            grown = await conn.execute(text(_MANY_SLOTS), {"now": NOW, "count": 20_000})
+            free = [row.id for row in grown]
+        async with engine.begin() as conn:
+            repository = SqlSlotRepository(conn)
+            scans_before = await sequential_scans(conn, "slots")
+            for start in range(0, 500, 50):
+                asked = [(slot_id, uuid.uuid4()) for slot_id in free[start : start + 50]]
+                assert len(await repository.reserve_first(asked, NOW, NOW)) == 50
+            assert await sequential_scans(conn, "slots") == scans_before
+    finally:
+        await engine.dispose()
+
+
+_MANY_SLOTS = """
+    INSERT INTO slots (id, coach_id, start_time, end_time, status, created_at, updated_at)
+    SELECT gen_random_uuid(), gen_random_uuid(), CAST(:now AS timestamptz) + interval '1 day',
+        CAST(:now AS timestamptz) + interval '1 day 1 hour', 'AVAILABLE', :now, :now
+    FROM generate_series(1, :count)
+    RETURNING id
+"""

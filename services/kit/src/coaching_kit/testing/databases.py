@@ -7,6 +7,8 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coaching_kit.migrations import upgrade
 
@@ -37,3 +39,21 @@ async def drop_scratch(server_url: str, url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+async def sequential_scans(conn: AsyncConnection, table: str) -> int:
+    """A count of whole reads of `table` on `conn`'s backend: compare two readings taken in
+    one transaction (PostgreSQL reports the counts it has not yet flushed, which may include
+    earlier transactions of the same connection)."""
+    found = await conn.execute(
+        text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = :table"),
+        {"table": table},
+    )
+    return int(found.scalar_one())
+
+
+async def freeze_statistics(conn: AsyncConnection, table: str) -> None:
+    """`table` analysed as it is now, and never again: the statistics a fast-growing table
+    has between two runs of autovacuum."""
+    await conn.execute(text(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)'))
+    await conn.execute(text(f'ANALYZE "{table}"'))
