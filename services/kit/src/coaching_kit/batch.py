@@ -32,14 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coaching_contracts.base import WireModel
 from coaching_kit import metrics, replies
-from coaching_kit.consumer import (
-    Consumer,
-    ConsumerConfig,
-    DeadLetterFailedError,
-    Effects,
-    NeedsIsolation,
-    position,
-)
+from coaching_kit.consumer import Consumer, ConsumerConfig, Effects, NeedsIsolation
+from coaching_kit.dead_letters import DeadLetterFailedError, dead_letter_in, position
 from coaching_kit.decoding import Decoded, Decoding, Poison, Record, Skipped
 from coaching_kit.envelope import Envelope
 from coaching_kit.handlers import RunHandler
@@ -187,7 +181,7 @@ class BatchHandler:
         for consumer, record, item in items:
             if isinstance(item, Poison):
                 await run.flush(conn, effects)
-                await consumer.dead_letter_in(conn, record, item, effects)
+                await dead_letter_in(consumer, conn, record, item, effects)
             elif not isinstance(item, Decoded):
                 consumer.skip_unhandled(item.type)
             else:

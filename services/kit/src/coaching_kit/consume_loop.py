@@ -18,11 +18,11 @@ What this loop guarantees:
   (fetch, decode, handler, dead letter, a library bug) leaves it where it is: the loop seeks
   every affected partition back to its watermark, backs off and tries again, so records are
   never acknowledged unhandled. Commits run in the background every `commit_interval_s`
-  (redeliveries after a crash are dropped by the inbox) and when partitions are revoked.
+  (redeliveries after a crash are dropped by the inbox) and when partitions are revoked
+  (offset_commits.py).
 - **A record the client cannot read** (aiokafka gives up on a whole record batch when one
-  header name is not UTF-8) is read by `raw_fetch` instead, with the records around it:
-  the readable ones are handled as usual, the unreadable one is dead-lettered as
-  `undecodable_record` with its key, value and readable headers.
+  header name is not UTF-8) is read past by `FetchRecovery` (fetch_recovery.py): the
+  readable records around it are handled as usual, the unreadable one is dead-lettered.
 - **Progress is observable**: `problem()` names the partition and offset the loop is stuck
   on when records wait and none has ended for `stall_after_s`, or why it is not consuming;
   `/ready` answers 503 with it. `lag()` is high watermark minus committed watermark.
@@ -42,13 +42,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, CorruptRecordException, KafkaError
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import ConsumerStoppedError
 
 from coaching_kit.decoding import Poison, Record
+from coaching_kit.fetch_recovery import FetchRecovery
 from coaching_kit.fetch_wait import FetchWait
 from coaching_kit.logs import ThrottledLog
-from coaching_kit.raw_fetch import RawRecord, read_raw
+from coaching_kit.offset_commits import OffsetCommits, RebalanceListener
 from coaching_kit.retry import Backoff
 from coaching_kit.watermarks import Watermarks
 
@@ -103,6 +104,9 @@ class ConsumeLoop:
         self._unassigned_since: float | None = time.monotonic()
         self._backoff = Backoff(config.initial_backoff_s, config.max_backoff_s)
         self._log = ThrottledLog(log, _LOG_EVERY_S)
+        self._commits = OffsetCommits(
+            self.watermarks, config.group, config.commit_interval_s, self._log
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -126,9 +130,11 @@ class ConsumeLoop:
         )
         await self._consumer.start()
         self._unassigned_since = self._last_progress = time.monotonic()
-        self._consumer.subscribe(c.topics, listener=_Rebalance(self))
+        self._consumer.subscribe(c.topics, listener=RebalanceListener(self))
         self._task = asyncio.create_task(self._run(), name=f"consume:{c.group}")
-        self._committer = asyncio.create_task(self._commit_loop(), name=f"commit:{c.group}")
+        self._committer = asyncio.create_task(
+            self._commits.run(self._consumer), name=f"commit:{c.group}"
+        )
 
     async def stop(self) -> None:
         for task in (self._task, self._committer):
@@ -139,7 +145,7 @@ class ConsumeLoop:
         )
         if self._consumer is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._commit(), _STOP_TIMEOUT_S)
+                await asyncio.wait_for(self._commits.commit(self._consumer), _STOP_TIMEOUT_S)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._consumer.stop(), _STOP_TIMEOUT_S)
 
@@ -198,6 +204,17 @@ class ConsumeLoop:
     async def _run(self) -> None:
         consumer = self._require_consumer()
         fetch_wait = FetchWait.attach(consumer, busy_ms=self.config.fetch_max_wait_ms)
+        recovery = FetchRecovery(
+            consumer=consumer,
+            group=self.config.group,
+            max_records=self.config.max_records,
+            watermarks=self.watermarks,
+            backoff=self._backoff,
+            throttled=self._log,
+            handle=self._handle,
+            ended=self._ended,
+            dead_letter=self._pipeline.dead_letter,
+        )
         while True:
             try:
                 batches = await consumer.getmany(
@@ -208,7 +225,7 @@ class ConsumeLoop:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._after_fetch_failure(exc)
+                await recovery.after_fetch_failure(exc)
                 continue
             records = [record for batch in batches.values() for record in batch]
             fetch_wait.polled(len(records))  # before the fetcher builds its next request
@@ -221,7 +238,7 @@ class ConsumeLoop:
     async def _handle(self, records: Sequence[Record]) -> bool:
         """Hand records to the pipeline; on any failure, seek back and back off. True when
         every record ended."""
-        self._note_first_positions(records)
+        self.watermarks.note_first_positions(records)
         self._in_hand = records
         self._batch_done.clear()
         try:
@@ -236,7 +253,9 @@ class ConsumeLoop:
                 len(records),
                 exc,
             )
-            self._seek_back({TopicPartition(r.topic, r.partition) for r in records})
+            self.watermarks.seek_back(
+                self._require_consumer(), {TopicPartition(r.topic, r.partition) for r in records}
+            )
             await self._backoff.wait()
             return False
         finally:
@@ -249,145 +268,17 @@ class ConsumeLoop:
         self.watermarks.ended(records)
         self._last_progress = time.monotonic()
 
-    def _note_first_positions(self, records: Sequence[Record]) -> None:
-        # A partition assigned during this very poll has no watermark yet: its first record
-        # is where it starts (the position before the fetch).
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            if tp in self.watermarks.next and self.watermarks.next[tp] is None:
-                self.watermarks.next[tp] = record.offset
-
-    def _seek_back(self, partitions: set[TopicPartition]) -> None:
-        consumer = self._require_consumer()
-        for tp in partitions:
-            offset = self.watermarks.next.get(tp)
-            if offset is not None and tp in consumer.assignment():
-                consumer.seek(tp, offset)
-
-    async def _after_fetch_failure(self, exc: Exception) -> None:
-        """`getmany` raised. aiokafka may have dropped the records it had decoded before
-        the failure and would skip them on the next call, so every partition goes back to
-        its watermark first. A transient broker error is then waited out; anything else
-        means a record the client cannot read, so the partitions with records waiting are
-        read past it with `raw_fetch` (below)."""
-        consumer = self._require_consumer()
-        for tp, offset in list(self.watermarks.next.items()):
-            if offset is None and tp in consumer.assignment():
-                with contextlib.suppress(Exception):
-                    # Not moved yet: aiokafka moves it only on the next call.
-                    self.watermarks.next[tp] = await consumer.position(tp)
-        self._seek_back(set(self.watermarks.next))
-        if _transient_fetch_error(exc):
-            self._log.warning("fetch", "%s: fetch failed, retrying: %r", self.config.group, exc)
-            await self._backoff.wait()
-            return
-        self._log.warning(
-            "unreadable", "%s: a fetched record could not be read: %r", self.config.group, exc
-        )
-        for tp in [tp for tp in consumer.assignment() if self._has_waiting_records(tp)]:
-            if not await self._read_past_unreadable(tp):
-                return
-
-    async def _read_past_unreadable(self, tp: TopicPartition) -> bool:
-        """Handle what one raw fetch of `tp` returns, from its watermark: readable records
-        as usual, in order, and each record the client cannot read as a dead letter with its
-        key, value and readable headers (a command whose id is readable is also answered
-        `invalid`). False when something failed (the loop backs off and comes back)."""
-        consumer = self._require_consumer()
-        offset = self.watermarks.next.get(tp)
-        if offset is None:
-            return True
-        try:
-            found = await read_raw(consumer, tp, offset)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._log.warning("raw", "%s: raw fetch of %s failed: %r", self.config.group, tp, exc)
-            await self._backoff.wait()
-            return False
-        readable: list[Record] = []
-        for raw in found:
-            if not raw.unreadable_names:
-                readable.append(raw.record)
-                continue
-            if not await self._handle_in_chunks(readable):
-                return False
-            readable = []
-            if not await self._dead_letter_unreadable(raw):
-                return False
-        if not await self._handle_in_chunks(readable):
-            return False
-        if found:
-            consumer.seek(tp, found[-1].record.offset + 1)
-        return True
-
-    async def _handle_in_chunks(self, records: list[Record]) -> bool:
-        size = self.config.max_records
-        for start in range(0, len(records), size):
-            if not await self._handle(records[start : start + size]):
-                return False
-        return True
-
-    async def _dead_letter_unreadable(self, raw: RawRecord) -> bool:
-        record = raw.record
-        poison = Poison(
-            "undecodable_record",
-            f"header names that are not UTF-8: {list(raw.unreadable_names)!r}"[:2000],
-        )
-        try:
-            await self._pipeline.dead_letter(record, poison)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._log.warning(
-                "dead_letter", "%s: could not dead-letter %s/%s@%s: %r",
-                self.config.group, record.topic, record.partition, record.offset, exc,
-            )  # fmt: skip
-            self._seek_back({TopicPartition(record.topic, record.partition)})
-            await self._backoff.wait()
-            return False
-        self._ended([record])
-        log.error(
-            "%s: dead-lettered %s/%s@%s: header names that are not UTF-8",
-            self.config.group, record.topic, record.partition, record.offset,
-        )  # fmt: skip
-        return True
-
-    def _has_waiting_records(self, tp: TopicPartition) -> bool:
-        highwater = self._require_consumer().highwater(tp)
-        offset = self.watermarks.next.get(tp)
-        return highwater is None or offset is None or offset < highwater
-
-    # -- commits and rebalances ------------------------------------------------------------
-
-    async def _commit_loop(self) -> None:
-        while True:
-            await self.watermarks.dirty.wait()
-            await asyncio.sleep(self.config.commit_interval_s)
-            self.watermarks.dirty.clear()
-            await self._commit()
-
-    async def _commit(self) -> None:
-        due = self.watermarks.due()
-        if not due or self._consumer is None:
-            return
-        try:
-            await self._consumer.commit(due)
-        except KafkaError as exc:
-            # Typically a rebalance took a partition away: its next owner starts from the
-            # last commit, and the inbox drops what it sees again.
-            self._log.warning("commit", "%s: offset commit failed: %r", self.config.group, exc)
-            return
-        self.watermarks.committed.update(due)
+    # -- rebalances ------------------------------------------------------------------------
 
     async def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # Let the batch in hand end (bounded: a stuck one must not hold the whole group), so
         # its records are committed here rather than handled again by the next owner.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._batch_done.wait(), _REVOKE_WAIT_S)
-        await self._commit()
+        consumer = self._require_consumer()
+        await self._commits.commit(consumer)
         self.watermarks.revoke(revoked)
-        if not self._require_consumer().assignment():
+        if not consumer.assignment():
             self._unassigned_since = time.monotonic()
 
     def on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -399,25 +290,6 @@ class ConsumeLoop:
         if self._consumer is None:
             raise RuntimeError("the consume loop has not started")
         return self._consumer
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, loop: ConsumeLoop) -> None:
-        self._loop = loop
-
-    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        await self._loop.on_revoked(revoked)
-
-    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
-        self._loop.on_assigned(assigned)
-
-
-def _transient_fetch_error(exc: BaseException) -> bool:
-    """A broker or network problem that heals by itself; a corrupt or unreadable record
-    does not."""
-    if isinstance(exc, CorruptRecordException):
-        return False
-    return isinstance(exc, KafkaError | OSError | TimeoutError) and getattr(exc, "retriable", True)
 
 
 def _task_outcome(task: asyncio.Task[None]) -> str:

@@ -10,12 +10,14 @@ For each record, in order:
    for a command answered later, when its outcome event is emitted (replies.py).
 3. Failures: transient ones (database or broker down) retry in place with backoff; anything
    else gets `handler_max_attempts` tries, then the record is dead-lettered and a command is
-   answered `internal`. When even the dead letter cannot be written, the pipeline raises: the
-   consume loop then keeps the record unacknowledged, backs off and reports the stall.
+   answered `internal` (dead_letters.py). When even the dead letter cannot be written, the
+   pipeline raises: the consume loop then keeps the record unacknowledged, backs off and
+   reports the stall.
 The consume loop acknowledges the record only after it ended, i.e. after the commit.
 
-A `Consumer` is what one topic contributes to that (decoding, its handlers, its answers and
-dead letters), inside a transaction the batch pipeline (batch.py) owns.
+A `Consumer` is what one topic contributes to that (decoding, its handlers and its answers;
+dead_letters.py writes its dead letters), inside a transaction the batch pipeline (batch.py)
+owns.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -33,11 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from coaching_contracts.asyncapi import headers as wire
 from coaching_contracts.base import WireModel
 from coaching_contracts.events import CommandRejected
-from coaching_contracts.topics import dlq
 from coaching_kit import metrics, tracing
 from coaching_kit.db import savepoint
-from coaching_kit.decoding import Decoded, Decoding, Poison, Skipped, decode
-from coaching_kit.envelope import Envelope, is_topic_name, readable_header, readable_id
+from coaching_kit.decoding import MAX_ERROR_CHARS, Decoded, Decoding, Poison, Skipped, decode
+from coaching_kit.envelope import Envelope
 from coaching_kit.handlers import (
     Answer,
     AnswerLater,
@@ -46,7 +46,6 @@ from coaching_kit.handlers import (
     MessageHandlers,
     RunHandler,
 )
-from coaching_kit.inbox import first_delivery
 from coaching_kit.logs import message_context
 from coaching_kit.outbox import OutgoingMessage
 from coaching_kit.rejections import CommandRejectedError
@@ -70,12 +69,6 @@ DLQ_REASON, DLQ_ERROR, DLQ_ORIGIN = wire.DLQ_REASON, wire.DLQ_ERROR, wire.DLQ_OR
 DLQ_CONSUMER, DLQ_TIME = wire.DLQ_CONSUMER, wire.DLQ_TIME
 DLQ_REPLAYED, DLQ_REPLAYED_FROM = wire.DLQ_REPLAYED, wire.DLQ_REPLAYED_FROM
 DLQ_REPLAYED_AT = wire.DLQ_REPLAYED_AT
-_MAX_ERROR_CHARS = 2000
-
-
-class DeadLetterFailedError(Exception):
-    """Even the dead letter of a record could not be written (not a transient failure):
-    the record must stay unacknowledged."""
 
 
 class NeedsIsolation(Exception):
@@ -121,11 +114,11 @@ class Consumer:
 
     def skip_redelivered(self, envelope: Envelope) -> None:
         log.info("%s: skipping redelivered %s", self.name, envelope.id)
-        self._count(envelope.type, "duplicate")
+        self.count(envelope.type, "duplicate")
 
     def skip_unhandled(self, type_: str) -> None:
         """An event type this service has no handler for (tolerant reader)."""
-        self._count(type_, "skipped")
+        self.count(type_, "skipped")
 
     async def apply_in(
         self,
@@ -163,7 +156,7 @@ class Consumer:
             )
             started = time.perf_counter()
             outcome, label = await self._run_handler(conn, ctx, envelope, message, isolated)
-            self._count(envelope.type, label, time.perf_counter() - started)
+            self.count(envelope.type, label, time.perf_counter() - started)
             self._send(ctx, envelope, outcome)
             sink.take(ctx)
 
@@ -209,7 +202,7 @@ class Consumer:
                 outcome, label = self._refused(envelope, answer)
             else:
                 outcome, label = answer, "applied"
-            self._count(envelope.type, label, seconds)
+            self.count(envelope.type, label, seconds)
             self._send(ctx, envelope, outcome)
             sink.take(ctx)
 
@@ -227,7 +220,7 @@ class Consumer:
             if target is not None:
                 ctx.pending.append(PendingReply(subject, target))
         elif answer is not None:
-            self._answer(ctx, request, answer)
+            self.answer(ctx, request, answer)
         elif self.handlers.commands:  # a bug: a command without an outcome breaks the contract
             raise TypeError(f"the handler of {request.type} returned no outcome nor AnswerLater")
 
@@ -237,9 +230,9 @@ class Consumer:
         if not self.handlers.commands:
             log.warning("%s: ignoring event %s: %s", self.name, envelope.id, rejection)
             return None, "ignored"
-        return _rejected(envelope, rejection.code, rejection.message), "rejected"
+        return rejected(envelope, rejection.code, rejection.message), "rejected"
 
-    def _count(self, type_: str, outcome: str, seconds: float = 0.0) -> None:
+    def count(self, type_: str, outcome: str, seconds: float = 0.0) -> None:
         label = metrics.type_label(type_)
         metrics.handled(self.config.service, self.handlers.topic, label, outcome, seconds)
 
@@ -269,7 +262,7 @@ class Consumer:
             ctx.discard_outgoing()
             return self._refused(envelope, rejection)
 
-    def _answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
+    def answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
         """A command's outcome goes to the service's events topic and to `reply_to` if set;
         what an event's handler returns goes to its own topic."""
         topic = getattr(outcome, "TOPIC", None) or self.handlers.outcome_topic
@@ -278,89 +271,11 @@ class Consumer:
         if target is not None:
             ctx.outgoing.append(reply(event, target))
 
-    async def dead_letter_in(
-        self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison, sink: Effects
-    ) -> None:
-        """The dead letter and (for a command with a readable id) its `invalid` answer, in the
-        caller's transaction; nothing when this record was dead-lettered before."""
-        with message_context(ce_id=readable_id(record.headers), dlq_origin=position(record)):
-            sink.outgoing += await self._dead_letter_once(conn, record, poison)
 
-    async def _dead_letter_once(
-        self, conn: AsyncConnection, record: ConsumerRecord[Any, Any], poison: Poison
-    ) -> list[OutgoingMessage]:
-        if not await first_delivery(conn, self.name, f"dlq:{position(record)}"):
-            return []
-        outgoing = [self._dead_letter_record(record, poison)]
-        command_id = readable_id(record.headers)
-        if (
-            self.handlers.commands
-            and command_id
-            and await first_delivery(conn, self.name, command_id)
-        ):
-            outgoing.extend(self._invalid_answer(record, command_id, poison))
-        log.warning(
-            "%s: dead-lettered %s: %s %s", self.name, position(record), poison.reason, poison.error
-        )
-        metrics.dead_lettered(self.config.service, self.handlers.topic, poison.reason)
-        self._count(readable_header(record.headers, "ce_type") or "unknown", "dead_lettered")
-        return outgoing
-
-    def _dead_letter_record(
-        self, record: ConsumerRecord[Any, Any], poison: Poison
-    ) -> OutgoingMessage:
-        """The original key, value and headers as bytes, exactly (repeated and null headers
-        included), then the dlq_* headers (a reader taking the last of a name gets ours);
-        the outbox stores them as bytea."""
-        headers = [
-            *record.headers,
-            (DLQ_REASON, poison.reason.encode()),
-            (DLQ_ERROR, poison.error[:_MAX_ERROR_CHARS].encode()),
-            (DLQ_ORIGIN, position(record).encode()),
-            (DLQ_CONSUMER, self.config.service.encode()),
-            (DLQ_TIME, datetime.now(UTC).isoformat().encode()),
-        ]
-        return OutgoingMessage(
-            dlq(record.topic), record.key, record.value or b"", headers, lane="dead_letter"
-        )
-
-    def _invalid_answer(
-        self, record: ConsumerRecord[Any, Any], command_id: str, poison: Poison
-    ) -> list[OutgoingMessage]:
-        """The `invalid` answer to a command that could not be decoded. Only header values that
-        pass the wire's text rules are copied into it; a reply target outside the reply prefix
-        is not answered there (the answer still goes to the events topic)."""
-        headers = record.headers
-        reply_to = readable_header(headers, "reply_to")
-        if reply_to and not (
-            reply_to.startswith(self.config.reply_prefix) and is_topic_name(reply_to.encode())
-        ):
-            reply_to = None
-        request = Envelope(
-            id=command_id,
-            type=readable_header(headers, "ce_type") or "unknown",
-            source="unknown",
-            time=datetime.now(UTC),
-            correlation_id=readable_header(headers, "ce_correlationid") or command_id,
-            reply_to=reply_to,
-            reply_correlation_id=readable_header(headers, "correlation_id"),
-        )
-        ctx = Emitter(request, self.config.source, self.config.topic_prefix)
-        self._answer(
-            ctx, request, _rejected(request, poison.code, f"{poison.reason}: {poison.error}")
-        )
-        return ctx.outgoing
-
-
-def _rejected(request: Envelope, code: str, message: str) -> CommandRejected:
+def rejected(request: Envelope, code: str, message: str) -> CommandRejected:
     return CommandRejected(
         command_id=request.id,
         command_type=request.type,
         code=code,
-        message=message[:_MAX_ERROR_CHARS],
+        message=message[:MAX_ERROR_CHARS],
     )
-
-
-def position(record: ConsumerRecord[Any, Any]) -> str:
-    """Where a record sits, for logs and dead letters: `topic/partition@offset`."""
-    return f"{record.topic}/{record.partition}@{record.offset}"

@@ -62,10 +62,10 @@ def _outbox_table(metadata: MetaData) -> Table:
         # Identity order is the publish order; the relay never skips a gap, it selects
         # every unpublished row, so a transaction that commits late is still published.
         Column("id", BigInteger, Identity(always=True), primary_key=True),
-        # Which of the relay's lanes publishes the row (lanes.py). `event`: a service's events
-        # and command outcomes, strictly in order, never parked. `reply` (an outcome copied to
-        # a caller's `reply_to`) and `dead_letter` (to `<topic>.dlq`): apart, so they never
-        # hold events up, and parked when Kafka will never take them.
+        # Which of the relay's lanes publishes the row. `event` (event_lane.py): a service's
+        # events and command outcomes, strictly in order, never parked. `reply` (an outcome
+        # copied to a caller's `reply_to`) and `dead_letter` (to `<topic>.dlq`) (side_lane.py):
+        # apart, so they never hold events up, and parked when Kafka will never take them.
         Column("lane", String(16), nullable=False, server_default="event"),
         Column("topic", String(249), nullable=False),
         # The record exactly as Kafka carries it. Bytes, not text: PostgreSQL text and jsonb
@@ -79,7 +79,7 @@ def _outbox_table(metadata: MetaData) -> Table:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
         # A reply or dead letter Kafka can never accept (too large, its topic does not exist)
-        # is parked with the reason instead of being retried forever; see lanes.py.
+        # is parked with the reason instead of being retried forever; see side_lane.py.
         Column("parked_at", DateTime(timezone=True), nullable=True),
         Column("park_reason", Text, nullable=True),
         CheckConstraint("lane IN ('event', 'reply', 'dead_letter')", name="lane"),

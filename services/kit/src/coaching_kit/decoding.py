@@ -27,7 +27,8 @@ from coaching_kit.handlers import MessageHandlers
 log = logging.getLogger(__name__)
 
 Record: TypeAlias = ConsumerRecord[Any, Any]
-_MAX_ERROR_CHARS = 2000
+# An error is cut to this wherever it travels: an answer, a dead letter, a parked row.
+MAX_ERROR_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def decode(record: Record, handlers: MessageHandlers, reply_prefix: str) -> Deco
         # A library's surprise on crafted input (a parser raising something other than its
         # documented error) is the record's fault, not the service's: it ends as a dead letter.
         log.warning("undecodable record %s/%s@%s: %r", *_position(record), exc)
-        return Poison("undecodable", f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS])
+        return Poison("undecodable", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
 
 
 def _decode(record: Record, handlers: MessageHandlers, reply_prefix: str) -> Decoding:
@@ -76,7 +77,7 @@ def _decode(record: Record, handlers: MessageHandlers, reply_prefix: str) -> Dec
     try:
         envelope = Envelope.from_headers(record.headers)
     except EnvelopeError as exc:
-        return Poison("invalid_envelope", str(exc)[:_MAX_ERROR_CHARS])
+        return Poison("invalid_envelope", str(exc)[:MAX_ERROR_CHARS])
     if envelope.content_type and not envelope.content_type.startswith(JSON):
         return Poison("unsupported_content_type", f"content-type {envelope.content_type!r}")
     if envelope.reply_to and not envelope.reply_to.startswith(reply_prefix):
@@ -112,4 +113,4 @@ def _describe(exc: ValidationError) -> str:
     described = "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors()[:10]
     )
-    return described[:_MAX_ERROR_CHARS]
+    return described[:MAX_ERROR_CHARS]

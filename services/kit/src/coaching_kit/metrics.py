@@ -180,7 +180,7 @@ def consumer_lag(lag: Callable[[], int]) -> Gauges:
     return consumer_lag_records
 
 
-# The outbox relay's event lane (lanes.py): a row it cannot publish holds back every row behind
+# The outbox relay's event lane (event_lane.py): a row it cannot publish holds back every row behind
 # it (it is never parked: a later event of its key must not overtake it). Set by the active
 # relay at each attempt, so they lag by at most one retry backoff.
 OUTBOX_BLOCKED_ROWS = Gauge(

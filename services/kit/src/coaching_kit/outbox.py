@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL, driver_of
 
-# Which of the relay's lanes publishes a row, and whether it may be parked (db.py, lanes.py).
+# Which of the relay's lanes publishes a row, and whether it may be parked (db.py, side_lane.py).
 Lane = Literal["event", "reply", "dead_letter"]
 Header = tuple[str, bytes | None]
 

@@ -8,11 +8,12 @@ expired on the database's clock. So a leader that dies, freezes or is cut off by
 network is replaced within about `lease_s` (10 s by default); a clean shutdown hands over at
 once. A leader that wakes from a freeze finds its lease gone before it sends anything more.
 
-Publishing (lanes.py): the event lane (a service's events and command outcomes) in strict
-order per partition, never parking a row; the side lane (replies and dead letters) apart,
-with its own producer and short timeouts, parking what Kafka will never take. Both sleep on
-LISTEN/NOTIFY with a poll as the fallback for a lost notification; a batch this process
-commits wakes them at once, in-process (`committed`), without waiting for the notification.
+Publishing: the event lane (event_lane.py: a service's events and command outcomes) in
+strict order per partition, never parking a row; the side lane (side_lane.py: replies and
+dead letters) apart, with its own producer and short timeouts, parking what Kafka will never
+take; what they share is in lanes.py. Both sleep on LISTEN/NOTIFY with a poll as the
+fallback for a lost notification; a batch this process commits wakes them at once,
+in-process (`committed`), without waiting for the notification.
 They still read the rows back from the table rather than take them from the committing code:
 another replica may have committed earlier rows of the same keys that are not published yet,
 and only the table's id order puts those first. A row is marked published
@@ -36,16 +37,11 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from coaching_kit.db import OUTBOX_CHANNEL, PLANNER_SETTINGS
-from coaching_kit.lanes import (
-    MAX_RECORD_BYTES,
-    EventLane,
-    LaneSetup,
-    RelayState,
-    SideLane,
-    publish_block_gauges,
-)
+from coaching_kit.event_lane import EventLane, publish_block_gauges
+from coaching_kit.lanes import MAX_RECORD_BYTES, LaneSetup, RelayState
 from coaching_kit.lease import Lease
 from coaching_kit.retry import Backoff
+from coaching_kit.side_lane import SideLane
 
 log = logging.getLogger(__name__)
 

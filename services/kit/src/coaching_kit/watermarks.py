@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from coaching_kit.decoding import Record
 
@@ -29,6 +29,14 @@ class Watermarks:
             self.next.pop(tp, None)
             self.committed.pop(tp, None)
 
+    def note_first_positions(self, records: Sequence[Record]) -> None:
+        # A partition assigned during this very poll has no watermark yet: its first record
+        # is where it starts (the position before the fetch).
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if tp in self.next and self.next[tp] is None:
+                self.next[tp] = record.offset
+
     def ended(self, records: Sequence[Record]) -> None:
         # Records of a partition end in offset order (the loop handles one batch at a time
         # and a batch ends in order), so the last one sets the watermark.
@@ -44,3 +52,11 @@ class Watermarks:
             for tp, offset in self.next.items()
             if offset is not None and self.committed.get(tp) != offset
         }
+
+    def seek_back(self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
+        """Fetch each of `partitions` again from its watermark, so records a failure left
+        unended are handled again rather than skipped."""
+        for tp in partitions:
+            offset = self.next.get(tp)
+            if offset is not None and tp in consumer.assignment():
+                consumer.seek(tp, offset)
