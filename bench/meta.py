@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from coaching_kit.relay import asyncpg_dsn
+from coaching_kit.settings import postgres_address
 
 if TYPE_CHECKING:
     from bench.namespace import Namespace
@@ -102,5 +103,5 @@ def _git() -> str:
 
 
 def _host(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or 5432}"
+    host, port = postgres_address(url)
+    return f"{host}:{port}"

@@ -22,7 +22,7 @@ from bench.meta import database_names, describe, postgres_settings, settings_lin
 from bench.namespace import Namespace
 from bench.procs import MB, Meter
 from bench.scaling import label, scale_plan
-from coaching_kit.settings import DEFAULT_KAFKA, DEFAULT_SERVER_URL
+from coaching_kit.settings import DEFAULT_KAFKA, DEFAULT_SERVER_URL, postgres_address
 
 _STARTED = time.monotonic()
 
@@ -55,10 +55,13 @@ def _meter(options: Options) -> Meter:
     meter = Meter()
     meter.track("harness", os.getpid())
     kafka = urlsplit(f"//{options.kafka.split(',')[0]}")
-    postgres = urlsplit(options.server_url)
-    for name, where, family in (("kafka", kafka, False), ("postgres", postgres, True)):
-        if where.hostname in ("127.0.0.1", "localhost") and where.port:
-            meter.track_listener(name, where.port, family)
+    servers = (
+        ("kafka", (kafka.hostname, kafka.port), False),
+        ("postgres", postgres_address(options.server_url), True),
+    )
+    for name, (host, port), family in servers:
+        if host in ("127.0.0.1", "localhost") and port:
+            meter.track_listener(name, port, family)
     return meter
 
 

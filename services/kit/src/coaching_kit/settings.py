@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from coaching_kit.kafka_auth import KafkaAuth, SaslMechanism, SecurityProtocol
 
 # The local stack's server; `DATABASE_URL` names another (an admin URL to any database on it).
-DEFAULT_SERVER_URL = "postgresql://coaching:coaching@127.0.0.1:5432/postgres"
+# No port: asyncpg then takes PostgreSQL's own `PGPORT`, else 5432, so a stack moved to another
+# port (`PGPORT=5433 make up`) is found by everything that runs beside it.
+DEFAULT_SERVER_URL = "postgresql://coaching:coaching@127.0.0.1/postgres"
 DEFAULT_KAFKA = "127.0.0.1:9092"
 # Each `<SERVICE>_KAFKA_...` falls back to the un-prefixed `KAFKA_...`, like the servers.
 KAFKA_AUTH_SETTINGS = (
@@ -27,6 +29,13 @@ KAFKA_AUTH_SETTINGS = (
     "kafka_ssl_certfile",
     "kafka_ssl_keyfile",
 )
+
+
+def postgres_address(url: str) -> tuple[str, int]:
+    """Host and port of a PostgreSQL URL, as asyncpg reads it: no port means `PGPORT`, else
+    5432. For display and process lookup; never the password."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or int(os.environ.get("PGPORT") or 5432)
 
 
 def service_database_url(service: str, server_url: str | None = None) -> str:
