@@ -15,16 +15,25 @@ import asyncpg
 
 from coaching_contracts.base import WireModel
 from coaching_contracts.commands import CompleteBooking, CreateBooking
-from coaching_contracts.events import SlotReservationRejected, SlotReserved, UserRegistered
+from coaching_contracts.events import (
+    BookingCompleted,
+    BookingConfirmed,
+    BookingRejected,
+    BookingRequested,
+    CommandRejected,
+    SlotReservationRejected,
+    SlotReserved,
+    UserRegistered,
+)
 from coaching_contracts.topics import BOOKINGS_COMMANDS, SLOTS_EVENTS, USERS_EVENTS
 from coaching_kit.bus import Bus, Seen, Watcher, distinct, outcome_of
 from coaching_kit.envelope import Envelope
 
-REQUESTED = "coaching.booking.requested.v1"
-CONFIRMED = "coaching.booking.confirmed.v1"
-REJECTED_BOOKING = "coaching.booking.rejected.v1"
-COMPLETED = "coaching.booking.completed.v1"
-REJECTED = "coaching.command.rejected.v1"
+REQUESTED = BookingRequested.TYPE
+CONFIRMED = BookingConfirmed.TYPE
+REJECTED_BOOKING = BookingRejected.TYPE
+COMPLETED = BookingCompleted.TYPE
+REJECTED = CommandRejected.TYPE
 
 
 def soon(delta: timedelta) -> datetime:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 from httpx_sse import aconnect_sse
 
+from coaching_contracts.events import BookingConfirmed, SlotCreated, SlotReserved
 from coaching_gateway.identity import Role
 
 from .client import Gateway, Person
@@ -97,18 +98,14 @@ async def test_the_event_stream_resumes_after_a_disconnect_without_losing_an_eve
     assert booked.status_code == 201
 
     async with _stream(coach, last_event_id=last_id) as resumed:
-        missed = await _take(
-            resumed, 3, until=lambda e: e["type"] == "coaching.booking.confirmed.v1"
-        )
+        missed = await _take(resumed, 3, until=lambda e: e["type"] == BookingConfirmed.TYPE)
     ids = [int(e["sseId"]) for e in seen + missed]
     assert ids == list(range(ids[0], ids[0] + len(ids))), "a gap or a repeat in the feed"
-    assert sorted(e["type"] for e in missed) == [
-        "coaching.booking.confirmed.v1",
-        "coaching.slot.created.v1",
-        "coaching.slot.reserved.v1",
-    ]
+    assert sorted(e["type"] for e in missed) == sorted(
+        [BookingConfirmed.TYPE, SlotCreated.TYPE, SlotReserved.TYPE]
+    )
     assert all(set(e) == {"type", "timestamp", "data", "sseId"} for e in seen + missed)
-    confirmed = next(e for e in missed if e["type"] == "coaching.booking.confirmed.v1")
+    confirmed = next(e for e in missed if e["type"] == BookingConfirmed.TYPE)
     assert confirmed["data"]["bookingId"] == booked.json()["bookingId"]
 
 

@@ -14,14 +14,15 @@ from typing import Any
 
 import pytest
 
+from coaching_contracts.events import BookingCancelled, BookingConfirmed, SlotCreated, SlotReserved
 from coaching_gateway.identity import Role
 
 from .client import Gateway, Person
 from .conftest import Running
 from .receiver import Received, Receiver
 
-CREATED, RESERVED = "coaching.slot.created.v1", "coaching.slot.reserved.v1"
-CONFIRMED, CANCELLED = "coaching.booking.confirmed.v1", "coaching.booking.cancelled.v1"
+CREATED, RESERVED = SlotCreated.TYPE, SlotReserved.TYPE
+CONFIRMED, CANCELLED = BookingConfirmed.TYPE, BookingCancelled.TYPE
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ import orjson
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from coaching_contracts.events import UserRegistered
+from coaching_contracts.events import CommandRejected, UserRegistered
 from coaching_kit.batch import BatchHandler
 from coaching_kit.envelope import Envelope
 
 from .test_consumer import Behaviour, _command, _handlers, _outbox, _probes, _record, pipeline_for
 
-REGISTERED, REJECTED = UserRegistered.TYPE, "coaching.command.rejected.v1"
+REGISTERED, REJECTED = UserRegistered.TYPE, CommandRejected.TYPE
 
 
 @pytest.fixture

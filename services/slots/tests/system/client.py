@@ -13,17 +13,26 @@ from aiokafka.partitioner import murmur2
 
 from coaching_contracts.base import WireModel
 from coaching_contracts.commands import CreateSlot, DeleteSlot
-from coaching_contracts.events import BookingCancelled, BookingRequested, UserRegistered
+from coaching_contracts.events import (
+    BookingCancelled,
+    BookingRequested,
+    CommandRejected,
+    SlotCreated,
+    SlotDeleted,
+    SlotReservationRejected,
+    SlotReserved,
+    UserRegistered,
+)
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_COMMANDS, USERS_EVENTS
 from coaching_kit.bus import Bus, Seen, Watcher, distinct, outcome_of
 from coaching_kit.envelope import Envelope
 from coaching_kit.testing.plugin import TEST_PARTITIONS
 
-CREATED = "coaching.slot.created.v1"
-DELETED = "coaching.slot.deleted.v1"
-RESERVED = "coaching.slot.reserved.v1"
-REFUSED = "coaching.slot.reservation-rejected.v1"
-REJECTED = "coaching.command.rejected.v1"
+CREATED = SlotCreated.TYPE
+DELETED = SlotDeleted.TYPE
+RESERVED = SlotReserved.TYPE
+REFUSED = SlotReservationRejected.TYPE
+REJECTED = CommandRejected.TYPE
 
 
 def soon(seconds: float) -> datetime:

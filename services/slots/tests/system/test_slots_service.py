@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from coaching_contracts.commands import CreateSlot
+
 from .client import (
     CREATED,
     DELETED,
@@ -88,7 +90,7 @@ async def test_a_slot_breaking_a_rule_is_rejected_with_its_code(
     start = soon(start_in)
     rejected = await slots.create(coach, start, start + timedelta(seconds=length))
     assert _code(rejected) == (REJECTED, code)
-    assert rejected.json()["commandType"] == "coaching.slot.create.v1"
+    assert rejected.json()["commandType"] == CreateSlot.TYPE
 
 
 async def test_a_reused_slot_id_is_a_conflict(slots, coach):
@@ -163,7 +165,7 @@ async def test_only_its_coach_may_delete_a_slot(slots, coach, actor):
     }
     who = await others[actor]()
     assert _code(await slots.delete(slot["slotId"], who)) == (REJECTED, "forbidden")
-    assert _code(await slots.delete(slot["slotId"], coach))[0] == "coaching.slot.deleted.v1"
+    assert _code(await slots.delete(slot["slotId"], coach))[0] == DELETED
 
 
 async def _unknown() -> uuid.UUID:

@@ -4,13 +4,14 @@ them, stats read over HTTP and from the snapshots on `stats.events`."""
 import random
 import uuid
 
+from coaching_contracts.events import CoachStatsUpdated
 from coaching_contracts.topics import BOOKINGS_EVENTS, SLOTS_EVENTS, USERS_EVENTS
 from coaching_kit.bus import distinct
 from coaching_kit.testing.plugin import TEST_PARTITIONS
 
 from ..stories import FULL_STORY_CHANGES, FULL_STORY_STATS, Story, full_story, shuffled
 
-UPDATED = "coaching.coach-stats.updated.v1"
+UPDATED = CoachStatsUpdated.TYPE
 
 
 def _figures(stats: dict) -> dict:
