@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -213,3 +214,20 @@ def test_a_failed_migration_stops_what_the_same_up_already_started(
     assert _instances(first) == []
     assert _instances(second) == []
     assert not fleet.pid_file(first).exists()
+
+
+def test_a_service_reaches_postgresql_on_the_port_pgport_moved_the_stack_to(
+    fleet: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COACHING_STACK_DIR", str(tmp_path / "stack"))
+    monkeypatch.setenv("PGPORT", "27432")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    fleet = replace(fleet, env=Services.from_env().env)
+    service, _ = _only(fleet)
+
+    up(fleet)
+
+    (instance,) = _instances(service)
+    assert instance.environ()["DATABASE_URL"] == (
+        "postgresql://coaching:coaching@127.0.0.1:27432/postgres"
+    )

@@ -5,7 +5,9 @@ stack and the chaos arena) and stops it again."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,6 +64,32 @@ def test_env_names_only_plaintext_where_no_broker_of_ours_has_the_auth_listeners
         "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:27092",
         "export DATABASE_URL=postgresql://coaching:coaching@127.0.0.1:27432/postgres",
     ]
+
+
+def test_up_refuses_a_port_another_server_holds_and_names_a_free_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as other_server:
+        other_server.bind(("127.0.0.1", 0))
+        other_server.listen()
+        taken = other_server.getsockname()[1]
+        cfg = Config(tmp_path, taken, 27092, external_database_url=None, external_kafka=None)
+        for key, value in _private_env(cfg).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+
+        assert main(["up"]) == 1
+
+    refusal = capsys.readouterr().err
+    assert f"port {taken} is taken by a server that is not ours (pid {os.getpid()}: " in refusal
+    suggested = re.search(r"export PGPORT=(\d+) \(free now\)", refusal)
+    assert suggested, refusal
+    with socket.socket() as ours:
+        ours.bind(("127.0.0.1", int(suggested[1])))
+    # Refused before anything was made: no cluster, no broker storage.
+    assert not cfg.pg_dir.exists()
+    assert not cfg.kafka_dir.exists()
 
 
 @pytest.fixture

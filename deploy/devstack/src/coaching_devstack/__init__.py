@@ -9,7 +9,9 @@ Environment knobs:
 
     DATABASE_URL             use this PostgreSQL server (an admin URL) instead of our own
     KAFKA_BOOTSTRAP_SERVERS  use this Kafka instead of our own
-    PGPORT                   port of our PostgreSQL (default 5432)
+    PGPORT                   port of our PostgreSQL (default 5432; `up` names a free one
+                             when another server holds it). `env`, the services that
+                             `services up` starts and the test fixtures follow it
     KAFKA_PORT               port of our Kafka (default 9092); its controller listens on +1,
                              SASL_PLAINTEXT with SCRAM-SHA-512 on +2, SSL (client
                              certificates required) on +3: `env` prints them

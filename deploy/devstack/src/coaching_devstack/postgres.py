@@ -23,7 +23,15 @@ from coaching_devstack.config import (
     Config,
     StackError,
 )
-from coaching_devstack.processes import is_root, log_tail, port_answers, run, say
+from coaching_devstack.processes import (
+    free_port_from,
+    holder_of,
+    is_root,
+    log_tail,
+    port_answers,
+    run,
+    say,
+)
 
 START_TIMEOUT_S = 60
 PROBE_TIMEOUT_S = 3
@@ -149,12 +157,25 @@ def _write_settings(cfg: Config) -> None:
     _chown_to_pg_user(conf)
 
 
+def check_port(cfg: Config) -> None:
+    """Refuses to start our server where another one listens: most often the distribution's
+    own PostgreSQL, which Debian starts on 5432 when the package is installed. PGPORT moves
+    ours, and everything that reaches the stack follows it (see the package's docstring)."""
+    if cfg.external_database_url or running(cfg) or not port_answers(cfg.pg_port):
+        return
+    port = cfg.pg_port
+    raise StackError(
+        f"port {port} is taken by a server that is not ours ({holder_of(port)}). Either\n"
+        f"  - move ours: export PGPORT={free_port_from(port + 1)} (free now) in every shell "
+        "that uses the stack,\n"
+        "  - stop that server (Debian's own PostgreSQL: sudo systemctl disable --now "
+        "postgresql), or\n"
+        f"  - use it: export DATABASE_URL=postgresql://USER:PASSWORD@127.0.0.1:{port}/postgres"
+        " (a role that may create databases)"
+    )
+
+
 def _start(cfg: Config) -> None:
-    if port_answers(cfg.pg_port):
-        raise StackError(
-            f"port {cfg.pg_port} is taken by a server that is not ours: stop it, "
-            "or set PGPORT to another port, or DATABASE_URL to use that server"
-        )
     cfg.pg_socket_dir.mkdir(parents=True, exist_ok=True)
     cfg.pg_socket_dir.chmod(0o700)
     cfg.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -184,16 +205,29 @@ def up(cfg: Config) -> str:
         # A server we were given may still be starting (e.g. a CI service).
         _wait_ready(cfg)
         return f"external at {urlsplit(cfg.external_database_url).hostname}"
+    check_port(cfg)  # before initdb: a stack that cannot start leaves nothing behind
     created = _init(cfg)
     if running(cfg):
         if not ready(cfg):
-            raise StackError(
-                f"our PostgreSQL runs but does not answer on 127.0.0.1:{cfg.pg_port} "
-                f"(started with another PGPORT?)\n{log_tail(cfg.pg_log, lines=10)}"
-            )
+            raise StackError(_not_answering(cfg))
         return "already running"
     _start(cfg)
     return "initialised and started" if created else "started"
+
+
+def _not_answering(cfg: Config) -> str:
+    # postmaster.pid's fourth line is the port the running server listens on.
+    pid_file = cfg.pg_data / "postmaster.pid"
+    lines = pid_file.read_text().splitlines() if pid_file.exists() else []
+    if len(lines) > 3 and lines[3].strip() != str(cfg.pg_port):
+        return (
+            f"our PostgreSQL runs on port {lines[3].strip()}, not PGPORT's {cfg.pg_port}: "
+            f"export PGPORT={lines[3].strip()}, or `python -m coaching_devstack down` first"
+        )
+    return (
+        f"our PostgreSQL runs but does not answer on 127.0.0.1:{cfg.pg_port}\n"
+        f"{log_tail(cfg.pg_log, lines=10)}"
+    )
 
 
 def _psql(cfg: Config, sql: str) -> str:

@@ -68,6 +68,27 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def free_port_from(start: int, host: str = "127.0.0.1") -> int:
+    """The first port from start on that a server could listen on now."""
+    for port in range(start, start + 100):
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise StackError(f"no free port in {start}-{start + 99}")
+
+
+def holder_of(port: int) -> str:
+    """Who listens on a TCP port of this machine, for a message to a person."""
+    pid = listener_of(port)
+    if pid is None:
+        # psutil names the processes of other users only to root.
+        return "a process of another user"
+    return f"pid {pid}: {shlex.join(pid_cmdline(pid))[:100]}"
+
+
 def listener_of(port: int) -> int | None:
     """The pid of the process listening on a TCP port of this machine, if any."""
     for conn in psutil.net_connections(kind="tcp"):

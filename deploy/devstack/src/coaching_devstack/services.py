@@ -2,8 +2,9 @@
 `python -m coaching_devstack services up|down|status`.
 
 Each service is migrated, then started as its own process (`python -m coaching_<svc> serve`)
-on its fixed port, with its log under `.run/logs/` and its pid under `.run/`
-(COACHING_RUN_DIR); `up` returns when every service answers 200 on `/ready`.
+on its fixed port, with the stack's connection settings (what `python -m coaching_devstack
+env` prints, so PGPORT and KAFKA_PORT reach it), its log under `.run/logs/` and its pid under
+`.run/` (COACHING_RUN_DIR); `up` returns when every service answers 200 on `/ready`.
 
 What a pid file means, and why `up` twice at once and `down` after anything stay correct:
 1. A service is the process that serves its port. Its pid is recorded only once that very
@@ -36,6 +37,7 @@ import psutil
 
 from coaching_devstack.config import REPO_ROOT, StackError
 from coaching_devstack.processes import exclusive, listener_of, log_tail, pid_cmdline, read_pid, say
+from coaching_devstack.stack import stack_env
 
 # Fixed ports so operators and the docs can name them.
 PORTS = {"users": 8001, "slots": 8002, "bookings": 8003, "stats": 8004, "gateway": 8000}
@@ -50,10 +52,14 @@ class Services:
     run_dir: Path
     ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
     ready_timeout_s: float = READY_TIMEOUT_S
+    # Added to each service's environment: without them a service falls back to its own
+    # defaults, the stack's default ports, whatever PGPORT or KAFKA_PORT moved the stack to.
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Services:
-        return cls(Path(os.environ.get("COACHING_RUN_DIR") or REPO_ROOT / ".run"))
+        run_dir = Path(os.environ.get("COACHING_RUN_DIR") or REPO_ROOT / ".run")
+        return cls(run_dir, env=stack_env())
 
     def pid_file(self, service: str) -> Path:
         return self.run_dir / f"{service}.pid"
@@ -82,7 +88,8 @@ def _ready(port: int) -> bool:
 
 
 def _start(fleet: Services, service: str) -> subprocess.Popen[bytes]:
-    migrate = subprocess.run(fleet.command(service, "migrate"), check=False)
+    env = {**os.environ, **fleet.env}
+    migrate = subprocess.run(fleet.command(service, "migrate"), env=env, check=False)
     if migrate.returncode != 0:
         raise StackError(f"{service}: migrate failed (exit {migrate.returncode})")
     port = fleet.ports[service]
@@ -91,7 +98,7 @@ def _start(fleet: Services, service: str) -> subprocess.Popen[bytes]:
             fleet.command(service, "serve"),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, f"{service.upper()}_HTTP_PORT": str(port)},
+            env={**env, f"{service.upper()}_HTTP_PORT": str(port)},
             start_new_session=True,  # the terminal's Ctrl-C stays with this command
         )
     say(f"started (pid {process.pid}, port {port})", who=service)

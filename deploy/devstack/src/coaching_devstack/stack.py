@@ -34,6 +34,7 @@ def _kafka_up(cfg: Config) -> tuple[int | None, str]:
 
 
 def _bring_up(cfg: Config) -> None:
+    postgres.check_port(cfg)  # a taken port fails at once, not after a JVM boots for nothing
     # Kafka first but without waiting: its JVM boots while PostgreSQL is being set up.
     launched, kafka_did = _kafka_up(cfg)
     try:
