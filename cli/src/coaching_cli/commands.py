@@ -1,8 +1,10 @@
 """The commands of contract v1, one coachctl command each: `user`, `slot`, `booking`.
 
 Options are the command model's fields (`--coach-id`, with a short alias `--coach`); values
-are validated by that model before anything is published. Every command takes `--wait`
-(print the outcome; exit 1 when rejected), `--json` and `--command-id` (a safe retry).
+are validated by that model before anything is published, roles included (their values are
+the contract's). Every command takes `--wait` (print the outcome; exit 1 when rejected),
+`--json` and `--command-id` (a safe retry). Each imports its model when it runs: `--help`
+needs no contract.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import typer
 from coaching_cli.sending import CommandId, Delivery, Json, Timeout, Wait, send
 from coaching_cli.times import HELP as TIME_HELP
 from coaching_cli.times import parse_time
-from coaching_contracts import commands as contract
-from coaching_contracts.values import NoShowBy, Role
 
 user = typer.Typer(help="Users: register coaches and students.", no_args_is_help=True)
 slot = typer.Typer(help="Slots: a coach offers and withdraws time.", no_args_is_help=True)
@@ -58,7 +58,7 @@ def register_user(
     email: Annotated[str, _opt(help="Unique on the platform, ignoring case.")],
     first_name: Annotated[str, _opt(help="Given name.")],
     last_name: Annotated[str, _opt(help="Family name.")],
-    role: Annotated[Role, _opt(help="COACH offers slots, STUDENT books them.")],
+    role: Annotated[str, _opt(help="COACH offers slots, STUDENT books them.")],
     phone_number: Annotated[str | None, _opt("--phone-number", "--phone", help="Optional.")] = None,
     user_id: NewId = None,
     wait: Wait = False,
@@ -67,10 +67,12 @@ def register_user(
     command_id: CommandId = None,
 ) -> None:
     """Register a coach or a student: coaching.user.register.v1."""
+    from coaching_contracts.commands import RegisterUser
+
     names = {"first_name": first_name, "last_name": last_name}
     fields = {"email": email, **names, "role": role, "phone_number": phone_number}
     how = Delivery(wait, timeout, as_json, command_id)
-    send(ctx, contract.RegisterUser, {**fields, "user_id": user_id}, how)
+    send(ctx, RegisterUser, {**fields, "user_id": user_id}, how)
 
 
 @slot.command(
@@ -93,9 +95,11 @@ def create_slot(
     command_id: CommandId = None,
 ) -> None:
     """Offer a slot: coaching.slot.create.v1 (the coach is the actor)."""
+    from coaching_contracts.commands import CreateSlot
+
     fields = {"coach_id": coach_id, "start_time": start_time, "end_time": end_time}
     how = Delivery(wait, timeout, as_json, command_id)
-    send(ctx, contract.CreateSlot, {**fields, "slot_id": slot_id}, how)
+    send(ctx, CreateSlot, {**fields, "slot_id": slot_id}, how)
 
 
 @slot.command("delete", epilog=_examples("slot delete --slot <slot-id> --actor <coach-id> --wait"))
@@ -109,8 +113,10 @@ def delete_slot(
     command_id: CommandId = None,
 ) -> None:
     """Withdraw an AVAILABLE slot: coaching.slot.delete.v1 (only its coach may)."""
+    from coaching_contracts.commands import DeleteSlot
+
     fields = {"slot_id": slot_id, "actor_id": actor_id}
-    send(ctx, contract.DeleteSlot, fields, Delivery(wait, timeout, as_json, command_id))
+    send(ctx, DeleteSlot, fields, Delivery(wait, timeout, as_json, command_id))
 
 
 @booking.command(
@@ -127,8 +133,10 @@ def create_booking(
     command_id: CommandId = None,
 ) -> None:
     """Book a slot: coaching.booking.create.v1; --wait prints confirmed or rejected."""
+    from coaching_contracts.commands import CreateBooking
+
     fields = {"slot_id": slot_id, "student_id": student_id, "booking_id": booking_id}
-    send(ctx, contract.CreateBooking, fields, Delivery(wait, timeout, as_json, command_id))
+    send(ctx, CreateBooking, fields, Delivery(wait, timeout, as_json, command_id))
 
 
 @booking.command(
@@ -146,8 +154,10 @@ def cancel_booking(
     command_id: CommandId = None,
 ) -> None:
     """Cancel an ACTIVE booking: coaching.booking.cancel.v1 (its student or coach)."""
+    from coaching_contracts.commands import CancelBooking
+
     fields = {"booking_id": booking_id, "actor_id": actor_id, "reason": reason}
-    send(ctx, contract.CancelBooking, fields, Delivery(wait, timeout, as_json, command_id))
+    send(ctx, CancelBooking, fields, Delivery(wait, timeout, as_json, command_id))
 
 
 @booking.command(
@@ -163,8 +173,10 @@ def complete_booking(
     command_id: CommandId = None,
 ) -> None:
     """Complete an ACTIVE booking once it started: coaching.booking.complete.v1."""
+    from coaching_contracts.commands import CompleteBooking
+
     fields = {"booking_id": booking_id, "actor_id": actor_id}
-    send(ctx, contract.CompleteBooking, fields, Delivery(wait, timeout, as_json, command_id))
+    send(ctx, CompleteBooking, fields, Delivery(wait, timeout, as_json, command_id))
 
 
 @booking.command(
@@ -175,15 +187,19 @@ def mark_no_show(
     ctx: typer.Context,
     booking_id: BookingId,
     actor_id: ActorId,
-    no_show_by: Annotated[NoShowBy, _opt("--no-show-by", "--by", help="Who did not turn up.")],
+    no_show_by: Annotated[
+        str, _opt("--no-show-by", "--by", help="Who did not turn up: COACH or STUDENT.")
+    ],
     wait: Wait = False,
     timeout: Timeout = 30.0,
     as_json: Json = False,
     command_id: CommandId = None,
 ) -> None:
     """Record a no-show after the start: coaching.booking.mark-no-show.v1."""
+    from coaching_contracts.commands import MarkNoShow
+
     fields = {"booking_id": booking_id, "actor_id": actor_id, "no_show_by": no_show_by}
-    send(ctx, contract.MarkNoShow, fields, Delivery(wait, timeout, as_json, command_id))
+    send(ctx, MarkNoShow, fields, Delivery(wait, timeout, as_json, command_id))
 
 
 @booking.command(
@@ -202,6 +218,8 @@ def review_booking(
     command_id: CommandId = None,
 ) -> None:
     """Review a finished booking: coaching.review.submit.v1 (its student, once)."""
+    from coaching_contracts.commands import SubmitReview
+
     score = {"satisfaction_score": satisfaction_score, "notes": notes}
     fields = {"booking_id": booking_id, "actor_id": actor_id, **score}
-    send(ctx, contract.SubmitReview, fields, Delivery(wait, timeout, as_json, command_id))
+    send(ctx, SubmitReview, fields, Delivery(wait, timeout, as_json, command_id))

@@ -5,32 +5,20 @@ that gave up on it added: dlq_reason, dlq_error, dlq_origin (topic/partition@off
 dlq_consumer and dlq_time (coaching_kit.consumer). Positions are `partition@offset` in the
 `.dlq` topic, as `dlq list` shows them. Every command reads the `.dlq` topic to its end once;
 the markers `dlq replay` leaves there (dead_letters.py) are never listed, shown or replayed.
+
+Here are the commands and their options; which dead letters they mean is dlq_picking.py's,
+imported when a command runs.
 """
 
 from __future__ import annotations
 
-import sys
-from collections import Counter
 from typing import Annotated
 
 import typer
 
-from coaching_cli.config import Config, of
-from coaching_cli.dead_letters import (
-    DEFAULT_REASONS,
-    Contents,
-    Letter,
-    Selection,
-    plan,
-    read_contents,
-)
-from coaching_cli.dlq_view import count, listing, replay_fields, replay_status, summary
-from coaching_cli.kafka import Record, read_all
+from coaching_cli.options import of
 from coaching_cli.render import as_dict, emit_json, out, record_view
-from coaching_cli.replaying import replay as send_replays
 from coaching_cli.running import INVALID, fail, run
-from coaching_contracts.topics import ALL_TOPICS, SERVICES, TopicKind, dlq
-from coaching_kit.bus import Seen
 
 app = typer.Typer(help="Dead letters: list them, show one, replay them.", no_args_is_help=True)
 Topic = Annotated[str, typer.Argument(help="The original topic, e.g. users.commands.")]
@@ -62,33 +50,6 @@ REPLAY_EXAMPLES = (
 )
 
 
-def base_topics() -> list[str]:
-    return [spec.name for spec in ALL_TOPICS if spec.kind is not TopicKind.DEAD_LETTERS]
-
-
-def _split(values: list[str] | None) -> frozenset[str]:
-    return frozenset(p.strip() for value in values or [] for p in value.split(",") if p.strip())
-
-
-def _selection(
-    consumers: list[str] | None,
-    reasons: list[str] | None,
-    any_reason: bool,
-    default: frozenset[str] | None,
-) -> Selection:
-    """The filters given, checked before anything is read. Reasons are not checked against a
-    list: services add new ones, and an old coachctl must still be able to pick them."""
-    names = _split(consumers)
-    if unknown := sorted(names - set(SERVICES)):
-        fail(f"--consumer: no service {', '.join(unknown)} (one of {', '.join(SERVICES)})", INVALID)
-    chosen = _split(reasons)
-    if chosen and any_reason:
-        fail("give --reason or --any-reason, not both", INVALID)
-    if any_reason:
-        return Selection(names, None)
-    return Selection(names, chosen or default)
-
-
 @app.command("list", epilog=LIST_EXAMPLES)
 def list_(
     ctx: typer.Context,
@@ -101,9 +62,13 @@ def list_(
     """Every dead letter of a topic (or of all), with why, where it came from, and whether it
     was replayed. Lists every reason unless --reason is given (replay defaults to
     handler_error)."""
-    selection = _selection(consumer, reason, any_reason, None)
+    from coaching_cli.dead_letters import Selection
+    from coaching_cli.dlq_picking import base_topics, contents_of, selection_of
+    from coaching_cli.dlq_view import count, listing, summary
+
+    selection = selection_of(consumer, reason, any_reason, None)
     config = of(ctx)
-    contents = _contents(config, [topic] if topic else base_topics())
+    contents = contents_of(config, [topic] if topic else base_topics())
     letters = [letter for letter in contents.letters if selection.admits(letter)]
     rows = [summary(letter) for letter in letters]
     matching = "" if selection == Selection(reasons=None) else f" of {selection.describe()}"
@@ -126,7 +91,11 @@ def show(
 ) -> None:
     """One dead letter: every header (the dlq_* ones included), its value, and whether it
     was replayed."""
-    letter = _select(_contents(of(ctx), [topic]), at)
+    from coaching_cli.dlq_picking import contents_of, select
+    from coaching_cli.dlq_view import replay_fields, replay_status
+    from coaching_kit.bus import Seen
+
+    letter = select(contents_of(of(ctx), [topic]), at)
     if as_json:
         emit_json(as_dict(Seen.of(letter.record)) | replay_fields(letter))
     else:
@@ -163,21 +132,27 @@ def replay(
     its marker can replay that one record once more; inboxes drop it by its ce_id. A command
     was already answered (invalid, internal): its replay is dropped by the inbox, not applied.
     """
+    from coaching_cli import dlq_picking as picking
+    from coaching_cli.dead_letters import DEFAULT_REASONS, plan
+    from coaching_cli.dlq_view import count, listing
+    from coaching_cli.replaying import replay as send_replays
+
     if (offset is None) == (not all_):
         fail("give exactly one of --offset or --all", INVALID)
-    selection = _selection(consumer, reason, any_reason, DEFAULT_REASONS)
-    if all_ and not (yes or dry_run or _interactive()):
+    selection = picking.selection_of(consumer, reason, any_reason, DEFAULT_REASONS)
+    if all_ and not (yes or dry_run or picking.interactive()):
         fail(
             "--all asks before replaying, and standard input is not a terminal: add --yes"
             " to replay without asking (--dry-run shows what would be replayed)",
             INVALID,
         )
     config = of(ctx)
-    contents = _contents(config, [topic])
-    chosen = _choose(contents, offset, selection)
+    contents = picking.contents_of(config, [topic])
+    chosen = picking.choose(contents, offset, selection)
     work = plan(chosen)
     target = config.topic(topic)
-    notes = _notes(work.replayed, work.same_origin, len(contents.letters) - len(chosen), all_)
+    excluded = len(contents.letters) - len(chosen)
+    notes = picking.notes(work.replayed, work.same_origin, excluded, all_)
     if not work.send:
         found = f"{count(len(chosen))} of {selection.describe()}"
         out.print(f"nothing to replay to {target}: {found}{notes}", highlight=False)
@@ -187,63 +162,6 @@ def replay(
         out.print(listing(config, work.send, title))
         return
     if all_ and not yes:
-        _confirm(work.send, target)
+        picking.confirm(work.send, target)
     run(send_replays(config, target, work.send))
     out.print(f"replayed {count(len(work.send))} to {target}{notes}", highlight=False)
-
-
-def _interactive() -> bool:
-    return sys.stdin is not None and sys.stdin.isatty()
-
-
-def _choose(contents: Contents, offset: str | None, selection: Selection) -> list[Letter]:
-    """--all: what the filters select. --offset: that dead letter, which must pass them too,
-    so that replaying a record that cannot succeed as it is always takes a --reason."""
-    if offset is None:
-        return [letter for letter in contents.letters if selection.admits(letter)]
-    letter = _select(contents, offset)
-    if not selection.admits(letter):
-        fail(
-            f"{letter.at} is {letter.reason} by {letter.consumer}, not {selection.describe()}:"
-            f" give --reason {letter.reason} (or --any-reason) to replay it",
-            INVALID,
-        )
-    return [letter]
-
-
-def _notes(replayed: list[Letter], same: list[Letter], excluded: int, all_: bool) -> str:
-    notes = []
-    if replayed:
-        notes.append(f"{count(len(replayed))} already replayed, skipped")
-    if same:
-        notes.append(f"{count(len(same))} of the same original records, replayed once")
-    if all_ and excluded:
-        notes.append(f"{count(excluded)} left out by the filters")
-    return "".join(f"\n  {note}" for note in notes)
-
-
-def _confirm(letters: list[Letter], target: str) -> None:
-    kinds = Counter((letter.reason, letter.consumer) for letter in letters)
-    for (reason, consumer), n in sorted(kinds.items(), key=str):
-        out.print(f"  {count(n)}: {reason} by {consumer}", highlight=False)
-    typer.confirm(f"Replay {count(len(letters))} to {target}?", abort=True)
-
-
-def _contents(config: Config, topics: list[str]) -> Contents:
-    return read_contents(run(read_all(config, [config.topic(dlq(t)) for t in topics])))
-
-
-def _select(contents: Contents, at: str) -> Letter:
-    partition, _, offset = at.rpartition("@")
-    if not offset.isdigit() or not (partition.isdigit() or partition == ""):
-        fail(f"not a position: {at!r}; use partition@offset as `dlq list` shows", INVALID)
-
-    def here(record: Record) -> bool:
-        return bool(record.offset == int(offset) and partition in ("", str(record.partition)))
-
-    matches = [letter for letter in contents.letters if here(letter.record)]
-    if len(matches) != 1:
-        found = "no dead letter" if not matches else "several dead letters (name the partition)"
-        marker = " (a replay marker is there)" if any(map(here, contents.markers)) else ""
-        fail(f"{found} at {at}{marker}")
-    return matches[0]

@@ -5,6 +5,13 @@ The command's `ce_id` is its idempotency key: coachctl makes a fresh one per cal
 outcome is the first record on the service's events topic whose `ce_correlationid` is that
 id, of a type the contract names as the command's outcome (for a booking, `confirmed` or
 `rejected`, not the `requested` before them).
+
+Waiting reads the events topic from its end offsets, taken before the command is published:
+whatever answers this publication comes after them, so none is missed, and however long the
+topic's history, nothing of it is read. A retry is the exception: the service drops a
+command id it has already applied (its inbox) and does not answer it again, so that outcome
+lies in the history. For a given command id, the history is also searched, meanwhile, latest
+first (the retry usually follows its first attempt closely), from the same end offsets down.
 """
 
 from __future__ import annotations
@@ -12,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from coaching_cli.config import Config
-from coaching_cli.kafka import Reader
+from coaching_cli.kafka import Offsets, Reader, Record
 from coaching_contracts.base import WireModel
 from coaching_contracts.registry import outcomes_of
 from coaching_contracts.topics import events_topic_for
@@ -61,16 +68,48 @@ async def publish_and_wait(
     """The outcome, or None at the deadline. A retry (a given command id) also looks at the
     history: a command that already applied is not answered twice."""
     events = config.topic(events_topic_for(topic_of(command)))
-    async with Reader(config, [events]) as reader:
-        await reader.start_at("beginning" if retry else "end")
+    wanted = answers(command, envelope.id)
+    async with Reader(config, [events]) as live:
+        ends = await live.start_at("end")
         await publish(config, command, envelope)
-        return await first(reader, answers(command, envelope.id), timeout)
+        searches = [first(live.records(), wanted)]
+        if retry:
+            searches.append(earlier(config, events, ends, wanted))
+        return await first_found(searches, timeout)
 
 
-async def first(reader: Reader, predicate: Callable[[Seen], bool], timeout: float) -> Seen | None:
-    with contextlib.suppress(TimeoutError):
+async def earlier(
+    config: Config, topic: str, ends: Offsets, wanted: Callable[[Seen], bool]
+) -> Seen | None:
+    """The wanted record among those before `ends`, looked for latest first."""
+    async with Reader(config, [topic]) as history:
+        return await first(history.latest_first(ends), wanted)
+
+
+async def first(
+    records: AsyncGenerator[Record, None], wanted: Callable[[Seen], bool]
+) -> Seen | None:
+    """The first of the records that is wanted; None if they end before one is."""
+    async with contextlib.aclosing(records) as reading:
+        async for record in reading:
+            if wanted(found := Seen.of(record)):
+                return found
+    return None
+
+
+async def first_found(searches: Sequence[Awaitable[Seen | None]], timeout: float) -> Seen | None:
+    """What the first search to find something found; None once every search ended empty or
+    at the deadline. The others are cancelled (their consumers stop)."""
+    tasks = [asyncio.ensure_future(search) for search in searches]
+    try:
         async with asyncio.timeout(timeout):
-            async for record in reader.records():
-                if predicate(found := Seen.of(record)):
+            for finished in asyncio.as_completed(tasks):
+                if (found := await finished) is not None:
                     return found
+    except TimeoutError:
+        pass
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.json import JSON
@@ -14,8 +14,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from coaching_contracts.registry import REJECTIONS
-from coaching_kit.bus import Seen
+if TYPE_CHECKING:
+    from coaching_kit.bus import Seen
 
 out = Console()
 # Headers shown first and in this order; any others follow, sorted.
@@ -66,6 +66,8 @@ def fields_table(data: dict[str, Any]) -> Table:
 
 def outcome_panel(record: Seen) -> Panel:
     """A command's outcome: green for its success event, red (code first) for a rejection."""
+    from coaching_contracts.registry import REJECTIONS
+
     data = record.json()
     rejected = record.type in REJECTIONS
     if rejected:

@@ -12,9 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from aiokafka.errors import KafkaError
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
 T = TypeVar("T")
 FAILED, INVALID, NO_OUTCOME = 1, 2, 3
@@ -28,15 +26,26 @@ def fail(message: str, code: int = FAILED) -> NoReturn:
     raise typer.Exit(code)
 
 
+def need_extra(package: str, extra: str, command: str) -> None:
+    """Exit 1 saying what to install when a command's optional dependency is missing."""
+    from importlib.util import find_spec
+
+    from rich.markup import escape
+
+    if find_spec(package) is None:
+        fail(escape(f"{command} needs the {extra} extra: pip install 'coaching-cli[{extra}]'"))
+
+
 def run(work: Coroutine[Any, Any, T]) -> T:
+    # Imported here, as everything a command talks to: `--help` needs none of it.
+    from aiokafka.errors import KafkaError
+
     try:
         return asyncio.run(work)
     except KafkaError as exc:
         fail(f"Kafka: {exc}")
     except LookupError as exc:  # a topic missing in this namespace
         fail(f"{exc} (wrong --prefix? `coachctl topics create` makes them)")
-    except SQLAlchemyError as exc:  # the stats database, for rebuild and check
-        fail(f"database: {type(exc).__name__}: {exc}".splitlines()[0])
     except OSError as exc:
         fail(f"{type(exc).__name__}: {exc}")
     except KeyboardInterrupt:

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
-from coaching_cli.config import of
-from coaching_cli.publish import envelope_for, publish, publish_and_wait, topic_of
+from coaching_cli.options import of
 from coaching_cli.render import emit_json, out, outcome_panel
 from coaching_cli.running import FAILED, INVALID, NO_OUTCOME, err, fail, run
-from coaching_contracts.base import WireModel
-from coaching_contracts.registry import REJECTIONS
-from coaching_kit.bus import Seen
-from coaching_kit.envelope import MAX_ID_CHARS, Envelope
+
+if TYPE_CHECKING:
+    from coaching_contracts.base import WireModel
+    from coaching_kit.bus import Seen
+    from coaching_kit.envelope import Envelope
 
 
 def _command_id(value: str | None) -> str | None:
+    from coaching_kit.envelope import MAX_ID_CHARS
+
     if value is not None and not 0 < len(value.strip()) <= MAX_ID_CHARS:
         raise typer.BadParameter(f"must be 1..{MAX_ID_CHARS} characters")
     return value
@@ -50,6 +51,8 @@ class Delivery:
 
 def send(ctx: typer.Context, model: type[WireModel], fields: dict[str, Any], how: Delivery) -> None:
     """Validate, publish, and with --wait report the outcome (exit 1 when rejected)."""
+    from coaching_cli.publish import envelope_for, publish, publish_and_wait
+
     command = build(model, fields)
     envelope = envelope_for(command, how.command_id)
     config = of(ctx)
@@ -64,6 +67,8 @@ def send(ctx: typer.Context, model: type[WireModel], fields: dict[str, Any], how
 
 def build(model: type[WireModel], fields: dict[str, Any]) -> WireModel:
     """The command, or exit 2 naming each bad option."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
@@ -78,6 +83,8 @@ def _option(loc: tuple[int | str, ...]) -> str:
 
 
 def _report_sent(command: WireModel, envelope: Envelope, as_json: bool) -> None:
+    from coaching_cli.publish import topic_of
+
     sent = {"commandId": envelope.id, "type": envelope.type, "topic": topic_of(command)}
     if as_json:
         emit_json(sent)
@@ -86,6 +93,8 @@ def _report_sent(command: WireModel, envelope: Envelope, as_json: bool) -> None:
 
 
 def _report_outcome(envelope: Envelope, outcome: Seen | None, how: Delivery) -> None:
+    from coaching_contracts.registry import REJECTIONS
+
     if outcome is None:
         fail(
             f"no outcome within {how.timeout}s for command {envelope.id}; it was sent:"

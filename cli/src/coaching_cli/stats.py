@@ -2,27 +2,28 @@
 
 `show` and `list` ask the stats service's HTTP API. `rebuild` and `check` run the stats
 service's own operator tools (coaching_stats.rebuild, coaching_stats.check) against its
-database and the event topics, exactly as `python -m coaching_stats rebuild|check` does.
+database and the event topics, exactly as `python -m coaching_stats rebuild|check` does; the
+service's code comes with the `stats` extra (`pip install 'coaching-cli[stats]'`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import httpx
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from coaching_cli.config import Config, of
-from coaching_cli.kafka import Reader
+from coaching_cli.options import of
 from coaching_cli.render import emit_json, fields_table, out
-from coaching_cli.running import FAILED, err, fail, run
-from coaching_kit.settings import service_database_url
+from coaching_cli.running import FAILED, err, fail, need_extra, run
 
 if TYPE_CHECKING:
+    from coaching_cli.config import Config
     from coaching_stats.config import StatsSettings
     from coaching_stats.rebuild import Rebuilt
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Coach statistics: read them, rebuild them, check them.")
 app.info.no_args_is_help = True
@@ -68,6 +69,8 @@ def _cell(value: object) -> str:
 
 
 def _get(config: Config, path: str) -> dict[str, Any]:
+    import httpx
+
     url = config.urls["stats"] + path
     try:
         response = httpx.get(url, timeout=10)
@@ -86,11 +89,20 @@ def _get(config: Config, path: str) -> dict[str, Any]:
 def rebuild(ctx: typer.Context) -> None:
     """Replay the event history into a fresh table and swap it in while the service runs:
     reads go on, live writes wait well under a second, nothing counts twice."""
+    need_extra("coaching_stats", "stats", "stats rebuild")
     config = of(ctx)
-    run(_rebuild(config, _settings(config)))
+    _on_database(_rebuild(config, _settings(config)))
 
 
 async def _rebuild(config: Config, settings: StatsSettings) -> Rebuilt:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from coaching_stats.rebuild import rebuild
 
     total = await _history_size(config)
@@ -111,6 +123,7 @@ async def _rebuild(config: Config, settings: StatsSettings) -> Rebuilt:
 
 async def _history_size(config: Config) -> int:
     """Records in the topics the rebuild replays: the progress bar's total."""
+    from coaching_cli.kafka import Reader
     from coaching_stats.subscribers import ALL_HANDLERS
 
     topics = [config.topic(handlers.topic) for handlers in ALL_HANDLERS]
@@ -123,19 +136,31 @@ async def _history_size(config: Config) -> int:
 def check(ctx: typer.Context) -> None:
     """Recompute every coach from the history the service has consumed; list every field
     that differs from its live row and exit 1 if any does."""
+    need_extra("coaching_stats", "stats", "stats check")
     from coaching_stats.check import check
 
     def say(line: str) -> None:
         out.print(line, markup=False)
 
     with err.status("recomputing the statistics from the event history"):
-        differences = run(check(_settings(of(ctx)), out=say))
+        differences = _on_database(check(_settings(of(ctx)), out=say))
     if differences:
         raise typer.Exit(FAILED)
 
 
+def _on_database(work: Coroutine[Any, Any, T]) -> T:
+    """`run`, and a failure of the stats database in one line too."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return run(work)
+    except SQLAlchemyError as exc:
+        fail(f"database: {type(exc).__name__}: {exc}".splitlines()[0])
+
+
 def _settings(config: Config) -> StatsSettings:
     # Imported here: the stats service is needed by these two commands only.
+    from coaching_kit.settings import service_database_url
     from coaching_stats.config import StatsSettings
 
     return StatsSettings(

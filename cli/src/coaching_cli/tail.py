@@ -7,15 +7,17 @@ contract's (`bookings.events`, `users.commands.dlq`); `--prefix` is added.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from coaching_cli.config import Config, of
-from coaching_cli.kafka import Reader
+from coaching_cli.options import of
 from coaching_cli.render import as_dict, emit_json, out, record_view
 from coaching_cli.running import run
-from coaching_kit.bus import Seen
+
+if TYPE_CHECKING:
+    from coaching_cli.config import Config
+    from coaching_kit.bus import Seen
 
 EXAMPLES = (
     "Examples:\n\n"
@@ -57,6 +59,9 @@ class Tail:
         return (self.type in (None, record.type)) and (self.key in (None, record.key))
 
     async def show(self, config: Config) -> None:
+        from coaching_cli.kafka import Reader
+        from coaching_kit.bus import Seen
+
         shown = 0
         async with Reader(config, [config.topic(self.topic)]) as reader:
             ends = await reader.start_at("beginning" if self.from_beginning else "end")

@@ -1,7 +1,8 @@
 """`coachctl token`: a bearer token the local gateway accepts, for trying its HTTP API.
 
 The token's claims and signing are the gateway's own (coaching_gateway.identity), imported
-only when the command runs, so every other command starts without the gateway's code."""
+only when the command runs, so every other command starts without the gateway's code; it
+comes with the `token` extra (`pip install 'coaching-cli[token]'`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import uuid
 from typing import Annotated
 
 import typer
+
+from coaching_cli.running import need_extra
 
 EXAMPLES = """Examples:
 
@@ -31,6 +34,7 @@ def token(
 ) -> None:
     """Print an HS256 token signed with GATEWAY_JWT_SECRET (the gateway's documented local
     default unless set); the gateway refuses that default when GATEWAY_ENV=production."""
+    need_extra("coaching_gateway", "token", "coachctl token")
     from coaching_gateway.config import GatewaySettings
     from coaching_gateway.identity import Role, local_token
 
