@@ -2,17 +2,28 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
+# install.sh puts uv in ~/.local/bin for a user that is not root; the targets after it need it.
+export PATH := $(HOME)/.local/bin:$(PATH)
 STACK := $(PY) -m coaching_devstack
 SERVICES := $(PY) -m coaching_devstack services
+# The unit tests: every test that needs no running stack (kit's pytest plugin marks the others).
+UNIT := -m "not stack and not chaos"
+# How `install` syncs the Python env: the default groups (dev), exactly. `bench` and
+# `test-bench` widen it to the bench group, for themselves and for the `install` they run.
+SYNC := uv sync --frozen
+bench test-bench: SYNC := uv sync --frozen --group bench
+# Python 3.13 for test-unit-313: one uv has, else pyenv's; with neither, uv downloads one
+# where it can reach its downloads.
+PYTHON_313 = $(or $(shell uv python find 3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1),3.13)
 
-.PHONY: help install up down status demo test test-fast lint schemas fmt chaos chaos-short
+.PHONY: help install up down status demo test test-fast test-unit-313 test-bench lint schemas fmt chaos chaos-short
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 install: ## install what is missing (PostgreSQL, Java/Maven, uv, Kafka jars) and the Python env
 	bash deploy/devstack/install.sh
-	uv sync --frozen
+	$(SYNC)
 
 up: install ## start Kafka, PostgreSQL and every service in the background; returns when ready
 	$(STACK) up
@@ -35,7 +46,15 @@ test: install ## the whole test suite over the real stack, the 90-second chaos r
 	$(PY) -m pytest
 
 test-fast: ## unit tests only (no stack)
-	$(PY) -m pytest -m "not stack and not chaos"
+	$(PY) -m pytest $(UNIT)
+
+test-unit-313: ## the unit tests on Python 3.13, in .venv-313 (no stack; needs `make install`'s uv)
+	UV_PROJECT_ENVIRONMENT=.venv-313 uv sync --frozen --python "$(PYTHON_313)"
+	.venv-313/bin/python -m pytest $(UNIT)
+
+test-bench: install ## the benchmark harness's own tests, a tiny benchmark run included (installs the bench group)
+	$(STACK) up
+	$(PY) -m pytest tests/bench
 
 lint: ## ruff, formatting, mypy strict, import contracts
 	.venv/bin/ruff check .
