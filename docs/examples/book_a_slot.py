@@ -1,11 +1,12 @@
 """Book a slot from your own backend with FastStream, and hear the outcome on your reply topic.
 
-The command goes to `bookings.commands` with its CloudEvents headers plus FastStream's
-`reply_to` and `correlation_id`. The bookings service publishes the booking's final outcome
-(`booking.confirmed`, `booking.rejected` or `command.rejected`) on `bookings.events`, and,
-because of `reply_to`, on the reply topic too. One subscriber on the reply topic hands each
-reply to the request waiting for its `correlation_id`. (Not `broker.request()`: FastStream's
-Kafka producer refuses it outside its test client.)
+The command goes to `bookings.commands` with the headers `command_headers` builds: its
+CloudEvents headers plus FastStream's `reply_to` and `correlation_id`. The bookings service
+publishes the booking's final outcome (`booking.confirmed`, `booking.rejected` or
+`command.rejected`) on `bookings.events`, and, because of `reply_to`, on the reply topic too.
+One subscriber on the reply topic hands each reply to the request waiting for its
+`correlation_id`. (Not `broker.request()`: FastStream's Kafka producer refuses it outside
+its test client.)
 
     python docs/examples/book_a_slot.py --slot <slot-id> --student <student-id>
 
@@ -22,13 +23,13 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from coaching_contracts.commands import CreateBooking
+from coaching_contracts.envelope import HEADER_TYPE, command_headers
 from coaching_contracts.events import BookingConfirmed
 
 # This backend's own reply topic. It must start with the platform's reply prefix
@@ -59,21 +60,7 @@ class Replies:
         it was sent to an earlier run) is dropped."""
         future = self.waiting.pop(message.correlation_id, None)
         if future is not None and not future.done():
-            future.set_result(Outcome(message.headers["ce_type"], json.loads(message.body)))
-
-
-def envelope(command: CreateBooking, ce_id: str) -> dict[str, str]:
-    """The command's CloudEvents headers; `ce_id` is its idempotency key."""
-    return {
-        "ce_specversion": "1.0",
-        "ce_id": ce_id,
-        "ce_correlationid": ce_id,
-        "ce_source": SOURCE,
-        "ce_type": command.TYPE,
-        "ce_time": datetime.now(UTC).isoformat(),
-        "ce_subject": str(command.booking_id),
-        "content-type": "application/json",
-    }
+            future.set_result(Outcome(message.headers[HEADER_TYPE], json.loads(message.body)))
 
 
 async def book(
@@ -90,6 +77,8 @@ async def book(
     `prefix`: the platform's topic prefix (COACHING_TOPIC_PREFIX), if it has one."""
     # Naming the booking's id lets the caller know it at once, and it keys the record.
     command = CreateBooking(booking_id=uuid.uuid4(), slot_id=slot_id, student_id=student_id)
+    # The ce_id is the idempotency key (a retry would send the same one) and the correlation
+    # the reply comes back with.
     ce_id = str(uuid.uuid4())
     outcome = replies.expect(ce_id)
     try:
@@ -97,9 +86,7 @@ async def book(
             command.to_json(),
             topic=prefix + CreateBooking.TOPIC,
             key=str(command.booking_id).encode(),
-            headers=envelope(command, ce_id),
-            correlation_id=ce_id,
-            reply_to=reply_to,
+            headers=command_headers(command, source=SOURCE, command_id=ce_id, reply_to=reply_to),
         )
         return await asyncio.wait_for(outcome, timeout)
     finally:

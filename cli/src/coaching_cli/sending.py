@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _command_id(value: str | None) -> str | None:
-    from coaching_kit.envelope import MAX_ID_CHARS
+    from coaching_contracts.envelope import MAX_ID_CHARS
 
     if value is not None and not 0 < len(value.strip()) <= MAX_ID_CHARS:
         raise typer.BadParameter(f"must be 1..{MAX_ID_CHARS} characters")

@@ -1,7 +1,9 @@
-"""The CloudEvents 1.0 envelope on Kafka, binary content mode: names and rules only.
+"""The CloudEvents 1.0 envelope on Kafka, binary content mode: names, rules, and the headers
+of a command.
 
-The contract does not depend on a CloudEvents SDK; `coaching_kit.envelope` builds and reads
-the headers. This module is what both sides (and external publishers) agree on.
+The contract does not depend on a CloudEvents SDK. `coaching_kit.envelope` builds and reads
+every message's headers inside the services; `command_headers` builds a command's for
+external publishers. This module is what both sides agree on.
 
 A message is one Kafka record:
 - value: the message's JSON data (`WireModel.to_json()`), `content-type: application/json`;
@@ -23,6 +25,11 @@ A message is one Kafka record:
   ce_causationid      extension: the ce_id of the direct parent message (absent on
                       an originating command)
   content-type        "application/json"
+  reply_to            request/reply (FastStream's header): a topic that also
+                      receives the command's final outcome
+  correlation_id      request/reply: what that reply carries; the command's
+                      ce_id when absent
+  traceparent         W3C trace context, optional; tracestate goes with it
   ==================  =========================================================
 
 Rules:
@@ -37,7 +44,11 @@ Rules:
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Final
+
+from coaching_contracts.base import WireModel
 
 SPECVERSION: Final = "1.0"
 CONTENT_TYPE_JSON: Final = "application/json"
@@ -53,6 +64,14 @@ HEADER_CORRELATION_ID: Final = "ce_correlationid"
 HEADER_CAUSATION_ID: Final = "ce_causationid"
 # The binding maps datacontenttype to the plain `content-type` header, not `ce_`-prefixed.
 HEADER_CONTENT_TYPE: Final = "content-type"
+# FastStream's request/reply headers, as the services read and write them.
+HEADER_REPLY_TO: Final = "reply_to"
+HEADER_REPLY_CORRELATION_ID: Final = "correlation_id"
+HEADER_TRACEPARENT: Final = "traceparent"
+HEADER_TRACESTATE: Final = "tracestate"
+# The longest ce_id, ce_correlationid and correlation_id: the consumers store them (inbox,
+# saga state), so a longer one is dead-lettered.
+MAX_ID_CHARS: Final = 300
 
 # Extension attribute names (CloudEvents allows only lowercase a-z0-9 there).
 CORRELATION_ID_ATTRIBUTE: Final = "correlationid"
@@ -68,3 +87,34 @@ REQUIRED_HEADERS: Final = (
     HEADER_CORRELATION_ID,
     HEADER_CONTENT_TYPE,
 )
+
+
+def command_headers(
+    command: WireModel, *, source: str, command_id: str | None = None, reply_to: str | None = None
+) -> dict[str, str]:
+    """The Kafka headers of `command`, as the services read them.
+
+    `command_id` is the `ce_id`, the command's idempotency key: publish a retry under the
+    same one; by default it is a new UUID. It is also the correlation, so the outcome carries
+    it as `ce_correlationid` and, on `reply_to`, as `correlation_id`. `source` is the
+    publisher's URI-reference, e.g. `/booking-api`. Values are text: a client that wants
+    bytes (aiokafka) takes `[(name, value.encode()) for name, value in headers.items()]`.
+    """
+    ce_id = str(uuid.uuid4()) if command_id is None else command_id
+    if not 0 < len(ce_id) <= MAX_ID_CHARS:
+        raise ValueError(f"command_id must be 1..{MAX_ID_CHARS} characters")
+    headers = {
+        HEADER_SPECVERSION: SPECVERSION,
+        HEADER_ID: ce_id,
+        HEADER_SOURCE: source,
+        HEADER_TYPE: command.TYPE,
+        HEADER_TIME: datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        HEADER_CORRELATION_ID: ce_id,
+        HEADER_CONTENT_TYPE: CONTENT_TYPE_JSON,
+    }
+    subject = command.subject()
+    if subject is not None:
+        headers[HEADER_SUBJECT] = subject
+    if reply_to is not None:
+        headers |= {HEADER_REPLY_TO: reply_to, HEADER_REPLY_CORRELATION_ID: ce_id}
+    return headers

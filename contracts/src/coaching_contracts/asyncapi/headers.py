@@ -15,12 +15,6 @@ COMMAND = "CommandHeaders"
 EVENT = "EventHeaders"
 DEAD_LETTER = "DeadLetterHeaders"
 
-# FastStream's request/reply headers, as the services read and write them.
-REPLY_TO = "reply_to"
-REPLY_CORRELATION_ID = "correlation_id"
-TRACEPARENT = "traceparent"
-# Ids are stored by the consumers (inbox, saga state); longer ones are dead-lettered.
-MAX_ID_CHARS = 300
 # Added to a dead letter beside its original headers.
 DLQ_REASON = "dlq_reason"
 DLQ_ERROR = "dlq_error"
@@ -57,7 +51,7 @@ def _text(description: str, **schema: Any) -> dict[str, Any]:
 _ID = _text(
     "Unique id of the message, a UUID. For a command it is the idempotency key: the same "
     "ce_id again (a retry) has one effect and one outcome.",
-    maxLength=MAX_ID_CHARS,
+    maxLength=ce.MAX_ID_CHARS,
 )
 _CLOUDEVENTS: dict[str, Any] = {
     ce.HEADER_SPECVERSION: _text("CloudEvents version.", const=ce.SPECVERSION),
@@ -72,20 +66,20 @@ _CLOUDEVENTS: dict[str, Any] = {
     ce.HEADER_CORRELATION_ID: _text(
         "The originating command's ce_id, unchanged through everything it causes; on a "
         "command, its own ce_id (a reader that finds none uses ce_id).",
-        maxLength=MAX_ID_CHARS,
+        maxLength=ce.MAX_ID_CHARS,
     ),
     ce.HEADER_CAUSATION_ID: _text(
         "The ce_id of the direct parent message; absent on an originating message."
     ),
     ce.HEADER_CONTENT_TYPE: _text("Media type of the value.", pattern="^application/json"),
-    TRACEPARENT: _text(
+    ce.HEADER_TRACEPARENT: _text(
         "W3C trace context of the trace the message belongs to (optional).",
         pattern="^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
     ),
-    REPLY_CORRELATION_ID: _text(
+    ce.HEADER_REPLY_CORRELATION_ID: _text(
         "Request/reply: on a command, what its reply must carry; on a reply, that value "
         "(or the command's ce_id when the command gave none).",
-        maxLength=MAX_ID_CHARS,
+        maxLength=ce.MAX_ID_CHARS,
     ),
 }
 
@@ -101,7 +95,9 @@ def schemas() -> dict[str, Any]:
     required = sorted(ce.REQUIRED_HEADERS)
     return {
         COMMAND: _headers(
-            "CloudEvents headers of a command.", {**_CLOUDEVENTS, REPLY_TO: reply_to}, required
+            "CloudEvents headers of a command.",
+            {**_CLOUDEVENTS, ce.HEADER_REPLY_TO: reply_to},
+            required,
         ),
         EVENT: _headers(
             "CloudEvents headers of an event: the services always send the subject (the key).",

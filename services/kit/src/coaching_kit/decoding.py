@@ -21,7 +21,8 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from coaching_contracts.base import WireModel
-from coaching_kit.envelope import JSON, Envelope, EnvelopeError, readable_header
+from coaching_contracts.envelope import CONTENT_TYPE_JSON
+from coaching_kit.envelope import Envelope, EnvelopeError, readable_header
 from coaching_kit.handlers import MessageHandlers
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def _decode(record: Record, handlers: MessageHandlers, reply_prefix: str) -> Dec
         envelope = Envelope.from_headers(record.headers)
     except EnvelopeError as exc:
         return Poison("invalid_envelope", str(exc)[:MAX_ERROR_CHARS])
-    if envelope.content_type and not envelope.content_type.startswith(JSON):
+    if envelope.content_type and not envelope.content_type.startswith(CONTENT_TYPE_JSON):
         return Poison("unsupported_content_type", f"content-type {envelope.content_type!r}")
     if envelope.reply_to and not envelope.reply_to.startswith(reply_prefix):
         return Poison(

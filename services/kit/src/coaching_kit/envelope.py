@@ -19,18 +19,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-JSON = "application/json"
-CORRELATION_ATTR = "correlationid"
-CAUSATION_ATTR = "causationid"
-# FastStream's request/reply headers: a caller that wants the final outcome on its own topic.
-REPLY_TO_HEADER = "reply_to"
-REPLY_CORRELATION_HEADER = "correlation_id"
+from coaching_contracts import envelope as wire
+
+# The header names and limits are the contract's (coaching_contracts.envelope).
+CORRELATION_ATTR = wire.CORRELATION_ID_ATTRIBUTE
+CAUSATION_ATTR = wire.CAUSATION_ID_ATTRIBUTE
+MAX_ID_CHARS = wire.MAX_ID_CHARS
 
 # As aiokafka gives them: a header may repeat, and its value may be null.
 KafkaHeaders = Iterable[tuple[str, bytes | None]]
-CORRELATION_HEADER = "ce_" + CORRELATION_ATTR
-# The longest id kept: the inbox's message_id and the saga's stored correlation columns.
-MAX_ID_CHARS = 300
 _TOPIC_NAME = re.compile(rb"[a-zA-Z0-9._-]{1,249}")
 
 
@@ -38,7 +35,8 @@ class EnvelopeError(ValueError):
     """The message's headers are not a CloudEvent this platform can read."""
 
 
-SPECVERSION = "1.0"
+SPECVERSION = wire.SPECVERSION
+_SPECVERSION_BYTES = SPECVERSION.encode()
 # Attributes the spec defines besides the required ones; any other `ce_` name is an
 # extension, whose name must be lower-case letters and digits.
 _REQUIRED = ("id", "source", "type")
@@ -63,7 +61,7 @@ class Envelope:
     correlation_id: str
     causation_id: str | None = None
     subject: str | None = None
-    content_type: str | None = JSON
+    content_type: str | None = wire.CONTENT_TYPE_JSON
     reply_to: str | None = field(default=None, compare=False)
     reply_correlation_id: str | None = field(default=None, compare=False)
     # W3C trace context of the message, as received (tracing.py); a caused message gets the
@@ -107,21 +105,21 @@ class Envelope:
     def headers(self) -> dict[str, bytes]:
         """Kafka headers in CloudEvents binary mode, plus the reply headers when set."""
         headers = {
-            "ce_specversion": b"1.0",
-            "ce_id": self.id.encode(),
-            "ce_type": self.type.encode(),
-            "ce_source": self.source.encode(),
-            "ce_time": _rfc3339(self.time).encode(),
-            CORRELATION_HEADER: self.correlation_id.encode(),
+            wire.HEADER_SPECVERSION: _SPECVERSION_BYTES,
+            wire.HEADER_ID: self.id.encode(),
+            wire.HEADER_TYPE: self.type.encode(),
+            wire.HEADER_SOURCE: self.source.encode(),
+            wire.HEADER_TIME: _rfc3339(self.time).encode(),
+            wire.HEADER_CORRELATION_ID: self.correlation_id.encode(),
         }
         optional = {
-            "ce_subject": self.subject,
-            "content-type": self.content_type,
-            "ce_" + CAUSATION_ATTR: self.causation_id,
-            REPLY_TO_HEADER: self.reply_to,
-            REPLY_CORRELATION_HEADER: self.reply_correlation_id,
-            "traceparent": self.traceparent,
-            "tracestate": self.tracestate,
+            wire.HEADER_SUBJECT: self.subject,
+            wire.HEADER_CONTENT_TYPE: self.content_type,
+            wire.HEADER_CAUSATION_ID: self.causation_id,
+            wire.HEADER_REPLY_TO: self.reply_to,
+            wire.HEADER_REPLY_CORRELATION_ID: self.reply_correlation_id,
+            wire.HEADER_TRACEPARENT: self.traceparent,
+            wire.HEADER_TRACESTATE: self.tracestate,
         }
         headers.update({name: value.encode() for name, value in optional.items() if value})
         return headers
@@ -144,8 +142,8 @@ class Envelope:
             causation_id=attributes.get(CAUSATION_ATTR),
             subject=attributes.get("subject"),
             content_type=attributes.get("datacontenttype"),
-            reply_to=_text(raw.get(REPLY_TO_HEADER)),
-            reply_correlation_id=_text(raw.get(REPLY_CORRELATION_HEADER)),
+            reply_to=_text(raw.get(wire.HEADER_REPLY_TO)),
+            reply_correlation_id=_text(raw.get(wire.HEADER_REPLY_CORRELATION_ID)),
             traceparent=_text(raw.get("traceparent")),
             tracestate=_text(raw.get("tracestate")),
         )
@@ -160,7 +158,7 @@ def _attributes(raw: Mapping[str, bytes]) -> dict[str, str]:
         lowered = name.lower()
         if lowered.startswith("ce_"):
             attribute = lowered[3:]
-        elif lowered == "content-type":
+        elif lowered == wire.HEADER_CONTENT_TYPE:
             attribute = "datacontenttype"
         else:
             continue
@@ -228,7 +226,13 @@ def _is_envelope_header(name: str) -> bool:
 
 # CloudEvents' Kafka binding carries `datacontenttype` as `content-type`, without `ce_`.
 _OTHER_ENVELOPE_HEADERS = frozenset(
-    {"content-type", REPLY_TO_HEADER, REPLY_CORRELATION_HEADER, "traceparent", "tracestate"}
+    {
+        wire.HEADER_CONTENT_TYPE,
+        wire.HEADER_REPLY_TO,
+        wire.HEADER_REPLY_CORRELATION_ID,
+        wire.HEADER_TRACEPARENT,
+        wire.HEADER_TRACESTATE,
+    }
 )
 
 
@@ -247,17 +251,17 @@ def _require_identity(raw: Mapping[str, bytes]) -> None:
     # The SDK fills in a missing id (a random UUID) and specversion ("1.0"); for a message
     # consumed off Kafka that would turn a command without an idempotency key into one with
     # a new key per delivery (applied again on every redelivery), so both must be sent.
-    for attribute in ("ce_specversion", "ce_id"):
+    for attribute in (wire.HEADER_SPECVERSION, wire.HEADER_ID):
         if not raw.get(attribute):
             raise EnvelopeError(f"not a CloudEvents 1.0 binary-mode message: no {attribute}")
     # Ids are stored (inbox, saga state) and a reply topic is published to: a value that
     # cannot be must fail here, as a dead letter, not later as a handler that never succeeds.
-    for name in ("ce_id", CORRELATION_HEADER, REPLY_CORRELATION_HEADER):
+    for name in (wire.HEADER_ID, wire.HEADER_CORRELATION_ID, wire.HEADER_REPLY_CORRELATION_ID):
         if len(raw.get(name) or b"") > MAX_ID_CHARS:
             raise EnvelopeError(f"{name} longer than {MAX_ID_CHARS} characters")
-    reply_to = raw.get(REPLY_TO_HEADER)
+    reply_to = raw.get(wire.HEADER_REPLY_TO)
     if reply_to and not is_topic_name(reply_to):
-        raise EnvelopeError(f"{REPLY_TO_HEADER} is not a Kafka topic name: {reply_to!r}")
+        raise EnvelopeError(f"{wire.HEADER_REPLY_TO} is not a Kafka topic name: {reply_to!r}")
 
 
 def is_topic_name(value: bytes) -> bool:
@@ -272,7 +276,7 @@ def _text(value: bytes | None) -> str | None:
 def readable_id(headers: KafkaHeaders) -> str | None:
     """The `ce_id` of a message whose envelope is otherwise broken, if it is one id a caller
     can match an answer to: present once, UTF-8, no control characters, not too long."""
-    return readable_header(headers, "ce_id")
+    return readable_header(headers, wire.HEADER_ID)
 
 
 def readable_header(headers: KafkaHeaders, wanted: str) -> str | None:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coaching_contracts.envelope import HEADER_REPLY_CORRELATION_ID
 from coaching_kit.db import driver_of
-from coaching_kit.envelope import REPLY_CORRELATION_HEADER, Envelope
+from coaching_kit.envelope import Envelope
 from coaching_kit.outbox import OutgoingMessage
 
 
@@ -50,7 +51,10 @@ def reply(outcome: OutgoingMessage, target: ReplyTarget) -> OutgoingMessage:
         topic=target.topic,
         key=outcome.key,
         payload=outcome.payload,
-        headers=(*outcome.header_pairs, (REPLY_CORRELATION_HEADER, target.correlation_id.encode())),
+        headers=(
+            *outcome.header_pairs,
+            (HEADER_REPLY_CORRELATION_ID, target.correlation_id.encode()),
+        ),
         lane="reply",
     )
 

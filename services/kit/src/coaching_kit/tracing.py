@@ -38,8 +38,8 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-TRACEPARENT = "traceparent"
-TRACESTATE = "tracestate"
+from coaching_contracts.envelope import HEADER_TRACEPARENT, HEADER_TRACESTATE
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 _tracer = trace.get_tracer("coaching_kit")
 # Whether spans are recorded for an exporter (configure_tracing); if not, they are light.
@@ -113,7 +113,7 @@ def messaging_attributes(topic: str, message_id: str) -> dict[str, str] | None:
 
 
 def parent_from(traceparent: str | None, tracestate: str | None) -> context.Context:
-    carrier = {TRACEPARENT: traceparent or "", TRACESTATE: tracestate or ""}
+    carrier = {HEADER_TRACEPARENT: traceparent or "", HEADER_TRACESTATE: tracestate or ""}
     return _PROPAGATOR.extract({k: v for k, v in carrier.items() if v})
 
 

@@ -1,3 +1,4 @@
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +9,8 @@ from cloudevents.core.v1.event import CloudEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from coaching_contracts.commands import CreateBooking
+from coaching_contracts.envelope import command_headers
 from coaching_kit.envelope import Envelope, EnvelopeError, envelope_headers, readable_id
 
 
@@ -201,3 +204,19 @@ def test_written_headers_are_what_the_sdk_writes(envelope):
     }  # fmt: skip
     event = CloudEvent({k: v for k, v in attributes.items() if v}, None)
     assert envelope.headers() == ce_kafka.to_binary(event, _RawData()).headers
+
+
+def test_the_contracts_command_headers_are_what_the_kit_reads_and_writes():
+    """An external publisher's headers (coaching_contracts' helper) read back as a command
+    with every attribute, and the kit writes that command's headers back unchanged."""
+    command = CreateBooking(booking_id=uuid.uuid4(), slot_id=uuid.uuid4(), student_id=uuid.uuid4())
+    sent = command_headers(command, source="/booking-api", reply_to="replies.api")
+    raw = [(name, value.encode()) for name, value in sent.items()]
+
+    read = Envelope.from_headers(raw)
+
+    assert (read.type, read.source) == (command.TYPE, "/booking-api")
+    assert read.subject == command.subject()
+    assert read.id == read.correlation_id == read.reply_correlation_id == sent["ce_id"]
+    assert read.reply_to == "replies.api"
+    assert {name: value.decode() for name, value in read.headers().items()} == sent
