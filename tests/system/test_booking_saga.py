@@ -24,7 +24,7 @@ from coaching_contracts.events import (
 )
 from coaching_contracts.registry import outcomes_of
 from coaching_contracts.topics import BOOKINGS_COMMANDS
-from coaching_contracts.values import NoShowBy, Role
+from coaching_contracts.values import Role
 from coaching_kit.bus import distinct, outcome_of
 from coaching_kit.testing.platform import soon
 
@@ -87,11 +87,11 @@ async def test_a_no_show_is_recorded_after_the_start(platform):
     coach, _, _, confirmed = await platform.booked(start_in=3, length=3600)
     await _until_started(confirmed)
     no_show = MarkNoShow(
-        booking_id=confirmed.json()["bookingId"], actor_id=coach, no_show_by=NoShowBy.STUDENT
+        booking_id=confirmed.json()["bookingId"], actor_id=coach, no_show_by=Role.STUDENT
     )
     record = await platform.answer(BOOKINGS_COMMANDS, no_show)
     assert record.type == BookingNoShow.TYPE
-    assert record.json()["noShowBy"] == NoShowBy.STUDENT
+    assert record.json()["noShowBy"] == Role.STUDENT
 
 
 async def test_a_participant_completes_a_started_session_by_hand(platform):

@@ -21,7 +21,7 @@ from coaching_contracts import commands as c
 from coaching_contracts import events as e
 from coaching_contracts.base import WireModel
 from coaching_contracts.topics import BOOKINGS_COMMANDS, SLOTS_COMMANDS, USERS_COMMANDS
-from coaching_contracts.values import NoShowBy, Role
+from coaching_contracts.values import Role
 from coaching_kit.bus import Bus
 from coaching_kit.envelope import Envelope
 
@@ -159,7 +159,7 @@ class LoadGenerator:
             command = c.MarkNoShow(
                 booking_id=booking["bookingId"],
                 actor_id=booking["coachId"],
-                no_show_by=NoShowBy.STUDENT,
+                no_show_by=Role.STUDENT,
             )
         self._settled(booking, await self.send(BOOKINGS_COMMANDS, command))
 

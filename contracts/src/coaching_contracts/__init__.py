@@ -47,7 +47,6 @@ from coaching_contracts.registry import (
 )
 from coaching_contracts.values import (
     BookingStatus,
-    NoShowBy,
     RejectionCode,
     Role,
     SlotStatus,
@@ -75,7 +74,6 @@ __all__ = [
     "CreateSlot",
     "DeleteSlot",
     "MarkNoShow",
-    "NoShowBy",
     "RegisterUser",
     "RejectionCode",
     "ReviewSubmitted",

@@ -17,7 +17,6 @@ from coaching_contracts import topics
 from coaching_contracts.base import UtcDateTime, WireModel
 from coaching_contracts.values import (
     BookingStatus,
-    NoShowBy,
     Notes,
     Reason,
     RejectionCode,
@@ -129,7 +128,7 @@ class BookingNoShow(BookingState):
     status: Literal[BookingStatus.NO_SHOW] = Field(
         BookingStatus.NO_SHOW, description="Always NO_SHOW."
     )
-    no_show_by: NoShowBy = Field(description="The side that did not turn up.")
+    no_show_by: Role = Field(description="The side that did not turn up.")
 
 
 class ReviewSubmitted(WireModel):

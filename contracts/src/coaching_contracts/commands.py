@@ -21,7 +21,6 @@ from coaching_contracts import topics
 from coaching_contracts.base import UtcDateTime, WireModel
 from coaching_contracts.values import (
     Email,
-    NoShowBy,
     Notes,
     PersonName,
     PhoneNumber,
@@ -127,7 +126,7 @@ class MarkNoShow(WireModel):
 
     booking_id: UUID = Field(description="The booking whose session did not happen.")
     actor_id: UUID = Field(description=_ACTOR)
-    no_show_by: NoShowBy = Field(description="The side that did not turn up.")
+    no_show_by: Role = Field(description="The side that did not turn up.")
 
 
 class SubmitReview(WireModel):

@@ -22,10 +22,6 @@ class Role(StrEnum):
     STUDENT = "STUDENT"
 
 
-# The side of a booking that did not turn up: a role. The name stays for its importers.
-NoShowBy = Role
-
-
 class SlotStatus(StrEnum):
     """AVAILABLE until a booking reserves it; it stays UNAVAILABLE after that booking ends."""
 

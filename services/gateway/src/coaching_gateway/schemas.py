@@ -19,7 +19,6 @@ from coaching_contracts.base import UtcDateTime
 from coaching_contracts.values import (
     BookingStatus,
     Email,
-    NoShowBy,
     Notes,
     PersonName,
     PhoneNumber,
@@ -76,7 +75,7 @@ class Cancellation(_Body):
 
 
 class NoShow(_Body):
-    no_show_by: NoShowBy
+    no_show_by: Role
 
 
 class NewReview(_Body):
@@ -152,7 +151,7 @@ class Booking(_Resource):
     cancelled_by_id: UUID | None
     reason: str | None
     completed_at: datetime | None
-    no_show_by: NoShowBy | None
+    no_show_by: Role | None
     created_at: datetime
     updated_at: datetime
 

@@ -27,7 +27,7 @@ from coaching_contracts.events import (
     SlotDeleted,
     UserRegistered,
 )
-from coaching_contracts.values import NoShowBy, Role
+from coaching_contracts.values import Role
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def booking_cancelled(event: BookingCancelled) -> Change:
 
 
 def booking_no_show(event: BookingNoShow) -> Change:
-    by_student = event.no_show_by == NoShowBy.STUDENT
+    by_student = event.no_show_by == Role.STUDENT
     delta = Counts(no_shows_by_student=1) if by_student else Counts(no_shows_by_coach=1)
     return Change(event.coach_id, delta, event.updated_at)
 
