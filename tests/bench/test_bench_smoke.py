@@ -18,9 +18,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from coaching_kit.relay import asyncpg_dsn
 from coaching_kit.testing.stack import StackEndpoints
 
-# The harness plots with matplotlib, from the bench dependency group (`make test-bench`).
-pytest.importorskip("matplotlib", reason="the bench group is not installed")
-
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     *("--quick", "--replicas", "bookings=2", "--coaches", "5", "--students", "20"),

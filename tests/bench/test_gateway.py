@@ -1,10 +1,5 @@
 """The gateway phase's figures, without the stack: what it reports as the gateway's share."""
 
-import pytest
-
-# bench.report draws with matplotlib, from the bench dependency group (`make test-bench`).
-pytest.importorskip("matplotlib", reason="the bench group is not installed")
-
 from bench.gateway import summary
 from bench.report import gateway
 
