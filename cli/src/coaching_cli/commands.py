@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 import typer
 
+from coaching_cli.options import typer_app
 from coaching_cli.sending import CommandId, Delivery, Json, Timeout, Wait, send
 from coaching_cli.times import HELP as TIME_HELP
 from coaching_cli.times import parse_time
 
-user = typer.Typer(help="Users: register coaches and students.", no_args_is_help=True)
-slot = typer.Typer(help="Slots: a coach offers and withdraws time.", no_args_is_help=True)
-booking = typer.Typer(
+user = typer_app(help="Users: register coaches and students.", no_args_is_help=True)
+slot = typer_app(help="Slots: a coach offers and withdraws time.", no_args_is_help=True)
+booking = typer_app(
     help="Bookings: book a slot, then cancel, complete, mark a no-show, review.",
     no_args_is_help=True,
 )

@@ -16,11 +16,11 @@ from typing import Annotated
 
 import typer
 
-from coaching_cli.options import of
+from coaching_cli.options import of, typer_app
 from coaching_cli.render import as_dict, emit_json, out, record_view
 from coaching_cli.running import INVALID, fail, run
 
-app = typer.Typer(help="Dead letters: list them, show one, replay them.", no_args_is_help=True)
+app = typer_app(help="Dead letters: list them, show one, replay them.", no_args_is_help=True)
 Topic = Annotated[str, typer.Argument(help="The original topic, e.g. users.commands.")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON only.")]
 Consumers = Annotated[

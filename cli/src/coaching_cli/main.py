@@ -17,9 +17,9 @@ from typing import Annotated
 import typer
 
 from coaching_cli import commands, dlq, doctor, stats, tail, token, topics
-from coaching_cli.options import EverywhereGroup, global_option
+from coaching_cli.options import EverywhereGroup, global_option, typer_app
 
-app = typer.Typer(
+app = typer_app(
     cls=EverywhereGroup,
     help="Drive and inspect the coaching platform: send the contract's commands, read its"
     " topics, replay dead letters, rebuild stats, check health.",

@@ -36,6 +36,13 @@ _TYPED = "coachctl.typed"
 PANEL = "Global options (also accepted before the command)"
 
 
+def typer_app(**settings: Any) -> typer.Typer:
+    """A command group with plain-text help. Typer's rich help imports rich's Markdown,
+    markdown-it and Pygments (about 0.2 s, half of `coachctl --help`) however little markup
+    the help has; click's plain formatter needs none of it."""
+    return typer.Typer(rich_markup_mode=None, **settings)
+
+
 def remember(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
     """Note a global option given on the command line; after the subcommand overrides before,
     because the command's own options are parsed last."""
@@ -113,4 +120,6 @@ def _repeated(option: TyperOption) -> TyperOption:
     # The command's function does not take it: the callback (remember) is its only reader.
     repeated.expose_value = False
     repeated.rich_help_panel = PANEL
+    # Plain help has no panels: the option's own text says it is a global one.
+    repeated.help = f"{option.help} [global: also before the command]"
     return repeated

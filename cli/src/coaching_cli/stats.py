@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from coaching_cli.options import of
+from coaching_cli.options import of, typer_app
 from coaching_cli.render import emit_json, fields_table, out
 from coaching_cli.running import FAILED, err, fail, need_extra, run
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-app = typer.Typer(help="Coach statistics: read them, rebuild them, check them.")
+app = typer_app(help="Coach statistics: read them, rebuild them, check them.")
 app.info.no_args_is_help = True
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON only.")]
 COLUMNS = ("totalSlots", "totalCalls", "completedSlots", "averageRating", "lastUpdated")

@@ -16,14 +16,14 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from coaching_cli.options import of
+from coaching_cli.options import of, typer_app
 from coaching_cli.render import emit_json, out
 from coaching_cli.running import fail, run
 
 if TYPE_CHECKING:
     from coaching_cli.config import Config
 
-app = typer.Typer(help="The contract's topics: create them, describe them.", no_args_is_help=True)
+app = typer_app(help="The contract's topics: create them, describe them.", no_args_is_help=True)
 
 
 @app.command(
