@@ -21,11 +21,7 @@ from datetime import UTC, datetime
 
 from coaching_contracts import envelope as wire
 
-# The header names and limits are the contract's (coaching_contracts.envelope).
-CORRELATION_ATTR = wire.CORRELATION_ID_ATTRIBUTE
-CAUSATION_ATTR = wire.CAUSATION_ID_ATTRIBUTE
-MAX_ID_CHARS = wire.MAX_ID_CHARS
-
+# The header names and limits are the contract's (coaching_contracts.envelope, `wire`).
 # As aiokafka gives them: a header may repeat, and its value may be null.
 KafkaHeaders = Iterable[tuple[str, bytes | None]]
 _TOPIC_NAME = re.compile(rb"[a-zA-Z0-9._-]{1,249}")
@@ -35,8 +31,7 @@ class EnvelopeError(ValueError):
     """The message's headers are not a CloudEvent this platform can read."""
 
 
-SPECVERSION = wire.SPECVERSION
-_SPECVERSION_BYTES = SPECVERSION.encode()
+_SPECVERSION_BYTES = wire.SPECVERSION.encode()
 # Attributes the spec defines besides the required ones; any other `ce_` name is an
 # extension, whose name must be lower-case letters and digits.
 _REQUIRED = ("id", "source", "type")
@@ -138,8 +133,8 @@ class Envelope:
             type=attributes["type"],
             source=attributes["source"],
             time=_parse_time(time) if time is not None else datetime.now(UTC),
-            correlation_id=attributes.get(CORRELATION_ATTR) or message_id,
-            causation_id=attributes.get(CAUSATION_ATTR),
+            correlation_id=attributes.get(wire.CORRELATION_ID_ATTRIBUTE) or message_id,
+            causation_id=attributes.get(wire.CAUSATION_ID_ATTRIBUTE),
             subject=attributes.get("subject"),
             content_type=attributes.get("datacontenttype"),
             reply_to=_text(raw.get(wire.HEADER_REPLY_TO)),
@@ -164,8 +159,8 @@ def _attributes(raw: Mapping[str, bytes]) -> dict[str, str]:
             continue
         attributes[attribute] = value.decode()
     problems = [f"{name} is missing or empty" for name in _REQUIRED if not attributes.get(name)]
-    if attributes.get("specversion") != SPECVERSION:
-        problems.append(f"specversion is not {SPECVERSION}")
+    if attributes.get("specversion") != wire.SPECVERSION:
+        problems.append(f"specversion is not {wire.SPECVERSION}")
     for attribute, text in attributes.items():
         if attribute in _OPTIONAL:
             if not text:
@@ -257,8 +252,8 @@ def _require_identity(raw: Mapping[str, bytes]) -> None:
     # Ids are stored (inbox, saga state) and a reply topic is published to: a value that
     # cannot be must fail here, as a dead letter, not later as a handler that never succeeds.
     for name in (wire.HEADER_ID, wire.HEADER_CORRELATION_ID, wire.HEADER_REPLY_CORRELATION_ID):
-        if len(raw.get(name) or b"") > MAX_ID_CHARS:
-            raise EnvelopeError(f"{name} longer than {MAX_ID_CHARS} characters")
+        if len(raw.get(name) or b"") > wire.MAX_ID_CHARS:
+            raise EnvelopeError(f"{name} longer than {wire.MAX_ID_CHARS} characters")
     reply_to = raw.get(wire.HEADER_REPLY_TO)
     if reply_to and not is_topic_name(reply_to):
         raise EnvelopeError(f"{wire.HEADER_REPLY_TO} is not a Kafka topic name: {reply_to!r}")
@@ -285,6 +280,6 @@ def readable_header(headers: KafkaHeaders, wanted: str) -> str | None:
     if len(values) != 1:
         return None
     (value,) = values
-    if not value or len(value) > MAX_ID_CHARS or text_problem(value):
+    if not value or len(value) > wire.MAX_ID_CHARS or text_problem(value):
         return None
     return value.decode()
