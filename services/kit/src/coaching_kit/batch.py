@@ -170,7 +170,7 @@ class BatchHandler:
             effects = await self._handle_in(conn, items, isolated)
             await self._send(conn, effects)
         if effects.outgoing and self.relay is not None:
-            self.relay.committed()
+            self.relay.committed({message.lane for message in effects.outgoing})
 
     async def _handle_in(
         self, conn: AsyncConnection, items: list[_Item], isolated: bool

@@ -12,8 +12,8 @@ Publishing: the event lane (event_lane.py: a service's events and command outcom
 strict order per partition, never parking a row; the side lane (side_lane.py: replies and
 dead letters) apart, with its own producer and short timeouts, parking what Kafka will never
 take; what they share is in lanes.py. Both sleep on LISTEN/NOTIFY with a poll as the
-fallback for a lost notification; a batch this process commits wakes them at once,
-in-process (`committed`), without waiting for the notification.
+fallback for a lost notification; a batch this process commits wakes the lanes of its rows at
+once, in-process (`committed`), without waiting for the notification.
 They still read the rows back from the table rather than take them from the committing code:
 another replica may have committed earlier rows of the same keys that are not published yet,
 and only the table's id order puts those first. A row is marked published
@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +40,9 @@ from coaching_kit.db import OUTBOX_CHANNEL, PLANNER_SETTINGS
 from coaching_kit.event_lane import EventLane, publish_block_gauges
 from coaching_kit.lanes import MAX_RECORD_BYTES, LaneSetup, RelayState
 from coaching_kit.lease import Lease
+from coaching_kit.outbox import Lane
 from coaching_kit.retry import Backoff
-from coaching_kit.side_lane import SideLane
+from coaching_kit.side_lane import SIDE_LANES, SideLane
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +243,17 @@ class OutboxRelay:
             **self.config.client_kwargs,
         )
 
-    def committed(self) -> None:
-        """This process committed outbox rows: publish now (a standby has nothing to do; the
-        leader, in whichever replica, also hears the NOTIFY)."""
-        for wake in self._wakes:
-            wake.set()
+    def committed(self, lanes: Collection[Lane]) -> None:
+        """This process committed outbox rows for `lanes`: the lanes that publish them do so
+        now, and only those (a lane woken for nothing still costs a read). A standby has
+        nothing to do; the leader, in whichever replica, also hears the NOTIFY."""
+        if not self._wakes:
+            return
+        event_wake, side_wake = self._wakes
+        if "event" in lanes:
+            event_wake.set()
+        if not SIDE_LANES.isdisjoint(lanes):
+            side_wake.set()
 
     def _idle_changed(self) -> None:
         """`idle`: both lanes wait for work, i.e. everything claimable has been handled."""

@@ -23,9 +23,12 @@ from aiokafka.errors import KafkaError
 from coaching_kit import metrics
 from coaching_kit.decoding import MAX_ERROR_CHARS
 from coaching_kit.lanes import REFUSALS, LaneBase, LaneSetup, record_of
+from coaching_kit.outbox import Lane
 
 log = logging.getLogger(__name__)
 
+# The outbox lanes (outbox.Lane) this lane publishes; the event lane takes the rest.
+SIDE_LANES: frozenset[Lane] = frozenset({"reply", "dead_letter"})
 _CLAIM_SIDE = """
     SELECT id, lane, topic, key, header_names, header_values, payload FROM outbox
     WHERE lane IN ('reply', 'dead_letter') AND published_at IS NULL AND parked_at IS NULL

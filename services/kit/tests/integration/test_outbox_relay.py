@@ -2,20 +2,26 @@
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
+from coaching_kit.batch import BatchHandler
 from coaching_kit.bus import read_from_beginning
-from coaching_kit.db import OUTBOX
+from coaching_kit.consumer import Consumer
+from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL
 from coaching_kit.envelope import Envelope
 from coaching_kit.outbox import OutgoingMessage, add_to_outbox, stored_headers
-from coaching_kit.relay import OutboxRelay, RelayConfig
+from coaching_kit.relay import OutboxRelay, RelayConfig, asyncpg_dsn
+
+from .test_consumer import CONFIG, Behaviour, _command, _handlers
 
 EVENTS = "users.events"
 REPLIES = "replies."
@@ -178,6 +184,34 @@ async def test_relay_wakes_on_notify_long_before_its_poll(engine, kit_db, stack,
             await add_to_outbox(conn, [message])
         await watcher.wait_for(lambda s: s.headers.get("ce_id") == _ce_id(message), timeout=10)
     assert time.monotonic() - started < 10  # the poll alone would have taken 60 s
+
+
+async def test_a_batch_of_the_leaders_own_process_wakes_it_in_process_without_notify(
+    engine, kit_db, stack, bus
+):
+    relay = _relay(kit_db, stack, poll_interval_s=60.0)
+    config = dataclasses.replace(CONFIG, topic_prefix=bus.prefix)  # its events: bus.prefix + EVENTS
+    consumer = Consumer(_handlers(Behaviour()), config)
+    pipeline = BatchHandler(engine, {consumer.topic: consumer}, config, relay)
+    command = dataclasses.replace(_command("wake@example.com"), topic=consumer.topic)
+    command_id = dict(command.headers)["ce_id"].decode()
+    listener = await asyncpg.connect(asyncpg_dsn(kit_db))
+    notified: list[str] = []
+    await listener.add_listener(OUTBOX_CHANNEL, lambda *args: notified.append(args[-1]))
+    try:
+        async with bus.watch(EVENTS) as watcher, running(relay):
+            await asyncio.wait_for(relay.idle.wait(), 20)  # only a wake-up moves it now
+            await pipeline.handle([command])
+            await watcher.wait_for(
+                lambda s: s.headers.get("ce_causationid") == command_id, timeout=10
+            )  # the 60 s poll would have been too late
+        # PostgreSQL delivers notifications in commit order: once this marker is here, any
+        # NOTIFY of the batch, which committed before it, would be too.
+        await listener.execute(f"NOTIFY {OUTBOX_CHANNEL}, 'marker'")
+        await wait_until(lambda: "marker" in notified, what="the marker notification")
+        assert notified == ["marker"]
+    finally:
+        await listener.close()
 
 
 async def test_only_one_relay_is_active_and_a_standby_takes_over(engine, kit_db, stack, bus):
