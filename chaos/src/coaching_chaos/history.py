@@ -17,9 +17,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from coaching_contracts import topics
+from coaching_contracts.asyncapi.headers import DLQ_CONSUMER, DLQ_ORIGIN, DLQ_REPLAYED
 from coaching_contracts.events import SlotReserved
 from coaching_kit.bus import all_partitions, read_from_beginning
-from coaching_kit.consumer import DLQ_CONSUMER, DLQ_ORIGIN, DLQ_REPLAYED
 from coaching_kit.envelope import readable_id
 
 COMMAND_TOPICS = (topics.USERS_COMMANDS, topics.SLOTS_COMMANDS, topics.BOOKINGS_COMMANDS)

@@ -2,7 +2,7 @@
 `coachctl dlq replay` appends after each replay it sent.
 
 A dead letter is the original record plus the dlq_* headers of the consumer that gave up on
-it (coaching_kit.consumer). A marker is an empty record with a `dlq_replayed` header naming
+it (coaching_kit.dead_letters). A marker is an empty record with a `dlq_replayed` header naming
 the dead letter that was replayed; it is bookkeeping, never a dead letter itself.
 
 A dead letter counts as replayed when it has a marker, or when another dead letter of the
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from coaching_cli.kafka import Record
-from coaching_kit.consumer import DLQ_CONSUMER, DLQ_ORIGIN, DLQ_REASON, DLQ_TIME
-from coaching_kit.consumer import DLQ_REPLAYED as REPLAYED
+from coaching_contracts.asyncapi.headers import DLQ_CONSUMER, DLQ_ORIGIN, DLQ_REASON, DLQ_TIME
+from coaching_contracts.asyncapi.headers import DLQ_REPLAYED as REPLAYED
 
 # Only a handler that kept failing can succeed once the bug is fixed; every other reason is
 # about the record itself, which a replay sends again unchanged.

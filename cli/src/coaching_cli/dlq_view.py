@@ -10,9 +10,15 @@ from rich.text import Text
 
 from coaching_cli.config import Config
 from coaching_cli.dead_letters import Letter
+from coaching_contracts.asyncapi.headers import (
+    DLQ_CONSUMER,
+    DLQ_ERROR,
+    DLQ_ORIGIN,
+    DLQ_REASON,
+    DLQ_TIME,
+)
+from coaching_contracts.asyncapi.headers import DLQ_REPLAYED_FROM as REPLAYED_FROM
 from coaching_kit.bus import Seen
-from coaching_kit.consumer import DLQ_CONSUMER, DLQ_ERROR, DLQ_ORIGIN, DLQ_REASON, DLQ_TIME
-from coaching_kit.consumer import DLQ_REPLAYED_FROM as REPLAYED_FROM
 
 
 def summary(letter: Letter) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from coaching_cli.config import Config
 from coaching_cli.dead_letters import Letter, position
 from coaching_cli.kafka import Record
 from coaching_cli.render import out
-from coaching_kit.consumer import DLQ_REPLAYED as REPLAYED
-from coaching_kit.consumer import DLQ_REPLAYED_AT as REPLAYED_AT
-from coaching_kit.consumer import DLQ_REPLAYED_FROM as REPLAYED_FROM
-from coaching_kit.consumer import DLQ_TIME
+from coaching_contracts.asyncapi.headers import DLQ_REPLAYED as REPLAYED
+from coaching_contracts.asyncapi.headers import DLQ_REPLAYED_AT as REPLAYED_AT
+from coaching_contracts.asyncapi.headers import DLQ_REPLAYED_FROM as REPLAYED_FROM
+from coaching_contracts.asyncapi.headers import DLQ_TIME
 from coaching_kit.relay import producer_for
 
 # Set on a replay, so that a replay that dies again names the dead letter it came from.

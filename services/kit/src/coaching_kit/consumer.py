@@ -31,7 +31,6 @@ from aiokafka import ConsumerRecord
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coaching_contracts.asyncapi import headers as wire
 from coaching_contracts.base import WireModel
 from coaching_contracts.events import CommandRejected
 from coaching_kit import metrics, tracing
@@ -62,13 +61,6 @@ __all__ = [
     "Poison",
     "Skipped",
 ]
-
-# Headers a dead letter carries besides the original ones, for operators and replay; the
-# contract (its AsyncAPI document) defines them.
-DLQ_REASON, DLQ_ERROR, DLQ_ORIGIN = wire.DLQ_REASON, wire.DLQ_ERROR, wire.DLQ_ORIGIN
-DLQ_CONSUMER, DLQ_TIME = wire.DLQ_CONSUMER, wire.DLQ_TIME
-DLQ_REPLAYED, DLQ_REPLAYED_FROM = wire.DLQ_REPLAYED, wire.DLQ_REPLAYED_FROM
-DLQ_REPLAYED_AT = wire.DLQ_REPLAYED_AT
 
 
 class NeedsIsolation(Exception):

@@ -1,7 +1,7 @@
 """Dead letters: how a record that can never succeed ends, inside the batch's transaction.
 
 The dead letter carries the record's key, value and headers exactly as they were, as bytes,
-then the `dlq_*` headers (consumer.py, from the contract). A command whose id is readable is
+then the contract's `dlq_*` headers. A command whose id is readable is
 answered as well, so its caller is not left waiting: `invalid` when it could not be decoded,
 `internal` when its handler kept failing. Both go through the inbox first (the record's
 position, the command's id), so a redelivered record is dead-lettered and answered once.
@@ -16,18 +16,16 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coaching_contracts.topics import dlq
-from coaching_kit import metrics
-from coaching_kit.consumer import (
+from coaching_contracts.asyncapi.headers import (
     DLQ_CONSUMER,
     DLQ_ERROR,
     DLQ_ORIGIN,
     DLQ_REASON,
     DLQ_TIME,
-    Consumer,
-    Effects,
-    rejected,
 )
+from coaching_contracts.topics import dlq
+from coaching_kit import metrics
+from coaching_kit.consumer import Consumer, Effects, rejected
 from coaching_kit.decoding import MAX_ERROR_CHARS, Poison
 from coaching_kit.envelope import Envelope, is_topic_name, readable_header, readable_id
 from coaching_kit.handlers import Emitter

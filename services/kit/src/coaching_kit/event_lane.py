@@ -16,15 +16,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from coaching_kit import metrics
-from coaching_kit.lanes import Failure, LaneBase, LaneSetup, RelayState, check_sendable, record_of
+from coaching_kit.lanes import (
+    MAX_RECORD_BYTES,
+    REFUSALS,
+    LaneBase,
+    LaneSetup,
+    RelayState,
+    record_of,
+)
 from coaching_kit.lease import LeaseLostError
+from coaching_kit.outbox import Header
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +50,29 @@ _PURGE = """
     DELETE FROM outbox WHERE id IN (
         SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT $2)
 """
+
+
+def check_sendable(key: bytes | None, value: bytes, headers: list[Header]) -> None:
+    """What `AIOKafkaProducer.send` would refuse, checked before a record joins an explicit
+    batch: a header name that is not encodable text (a lone surrogate, see outbox.py) and a
+    record over the size limit."""
+    for name, _ in headers:
+        name.encode()
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+    if size > MAX_RECORD_BYTES:
+        raise MessageSizeTooLargeError(
+            f"the record is {size} bytes, over the {MAX_RECORD_BYTES} bytes Kafka takes"
+        )
+
+
+@dataclass(frozen=True)
+class Failure:
+    row_id: int
+    error: BaseException
+
+    @property
+    def refused(self) -> bool:
+        return isinstance(self.error, REFUSALS)
 
 
 class _LaneBlockedError(Exception):

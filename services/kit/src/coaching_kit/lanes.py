@@ -30,7 +30,6 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
     UnsupportedForMessageFormatError,
 )
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from coaching_kit import metrics
 from coaching_kit.lease import Lease
@@ -97,29 +96,6 @@ def record_of(row: asyncpg.Record) -> tuple[bytes | None, bytes, list[Header]]:
     """Key, value and headers exactly as stored."""
     headers = stored_headers(row["header_names"], row["header_values"])
     return row["key"], row["payload"], headers
-
-
-def check_sendable(key: bytes | None, value: bytes, headers: list[Header]) -> None:
-    """What `AIOKafkaProducer.send` would refuse, checked before a record joins an explicit
-    batch: a header name that is not encodable text (a lone surrogate, see outbox.py) and a
-    record over the size limit."""
-    for name, _ in headers:
-        name.encode()
-    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
-    if size > MAX_RECORD_BYTES:
-        raise MessageSizeTooLargeError(
-            f"the record is {size} bytes, over the {MAX_RECORD_BYTES} bytes Kafka takes"
-        )
-
-
-@dataclass(frozen=True)
-class Failure:
-    row_id: int
-    error: BaseException
-
-    @property
-    def refused(self) -> bool:
-        return isinstance(self.error, REFUSALS)
 
 
 class LaneBase:
