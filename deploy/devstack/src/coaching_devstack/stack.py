@@ -68,12 +68,6 @@ def ensure_up() -> dict[str, str]:
     return stack_env(cfg)
 
 
-def is_up() -> bool:
-    """Whether PostgreSQL and Kafka both answer (ours or the ones given by the environment)."""
-    cfg = Config.from_env()
-    return postgres.ready(cfg) and run_async(kafka.answers(cfg))
-
-
 def _stop_ours(cfg: Config) -> None:
     say("kafka: stopped" if kafka.stop(cfg) else "kafka: not running")
     say("postgres: stopped" if postgres.stop(cfg) else "postgres: not running")
