@@ -139,8 +139,13 @@ class LaneBase:
     async def mark(self, ids: list[int]) -> None:
         if ids:
             await self.setup.mark(self.conn, ids)
-            self.setup.state.published += len(ids)
-            metrics.OUTBOX_PUBLISHED.labels(self.setup.service).inc(len(ids))
+            self.count_marked(len(ids))
+
+    def count_marked(self, rows: int) -> None:
+        """`rows` more rows are marked published."""
+        if rows:
+            self.setup.state.published += rows
+            metrics.OUTBOX_PUBLISHED.labels(self.setup.service).inc(rows)
 
     def log_limited(self, level: int, message: str, *args: Any, new: bool = False) -> None:
         """At most once per interval while a failure persists (and at once for a new one)."""

@@ -173,6 +173,37 @@ async def test_relay_publishes_every_row_in_order_per_key_with_its_envelope(
     assert await _unpublished(engine) == 0
 
 
+class _CountingMarks(OutboxRelay):
+    """Counts the marks made alone, i.e. not by the next round's claim."""
+
+    marks_alone = 0
+
+    async def mark_published(self, conn, ids):
+        self.marks_alone += 1
+        await super().mark_published(conn, ids)
+
+
+async def test_each_round_marks_the_rows_of_the_round_before_with_its_claim(
+    engine, kit_db, stack, bus
+):
+    messages = [_message(bus.prefix, f"key-{n % 3}", n) for n in range(30)]
+    async with engine.begin() as conn:
+        await add_to_outbox(conn, messages)
+    ids = {_ce_id(m) for m in messages}
+    relay = _CountingMarks(_relay(kit_db, stack, batch_size=4).config)
+    async with bus.watch(EVENTS) as watcher, running(relay):
+        seen = await watcher.wait_for(lambda s: s.headers.get("ce_id") in ids, count=30)
+        await asyncio.wait_for(relay.idle.wait(), 20)
+    for key in ("key-0", "key-1", "key-2"):
+        numbers = [s.json()["n"] for s in seen if s.key == key]
+        assert numbers == sorted(numbers)
+    # Seven full rounds of four, each marked by the next round's claim; the eighth, of two
+    # rows, had no round after it and was marked alone before the lane went idle.
+    assert relay.marks_alone == 1
+    assert relay.published == 30
+    assert await _unpublished(engine) == 0
+
+
 async def test_relay_wakes_on_notify_long_before_its_poll(engine, kit_db, stack, bus):
     relay = _relay(kit_db, stack, poll_interval_s=60.0)
     async with bus.watch(EVENTS) as watcher, running(relay):
