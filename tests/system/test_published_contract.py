@@ -21,7 +21,6 @@ from coaching_contracts.commands import RegisterUser
 from coaching_contracts.registry import COMMANDS
 from coaching_contracts.topics import USERS_COMMANDS, USERS_EVENTS, dlq
 from coaching_contracts.values import Role
-from coaching_kit import consumer
 from coaching_kit.bus import Seen, distinct, outcome_of
 
 COMMITTED = Path(__file__).resolve().parents[2] / "contracts" / "asyncapi.yaml"
@@ -79,13 +78,6 @@ async def test_what_a_service_really_sends_matches_the_document(users_service, b
     _valid("#/components/messages/dead-letter/headers", dead.headers)
     reasons = DOCUMENT["components"]["schemas"]["DeadLetterHeaders"]["properties"]["dlq_reason"]
     assert f"{dead.headers['dlq_reason']}:" in reasons["description"]
-
-
-def test_the_document_names_the_dead_letter_headers_the_kit_writes():
-    dead_letter = DOCUMENT["components"]["schemas"]["DeadLetterHeaders"]["required"]
-    kit = [consumer.DLQ_REASON, consumer.DLQ_ERROR, consumer.DLQ_ORIGIN, consumer.DLQ_CONSUMER]
-
-    assert sorted(dead_letter) == sorted([*kit, consumer.DLQ_TIME])
 
 
 def test_each_service_consumes_exactly_what_the_document_says():
