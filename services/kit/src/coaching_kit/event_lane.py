@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -40,7 +41,7 @@ from coaching_kit.lanes import (
     record_of,
 )
 from coaching_kit.lease import LeaseLostError
-from coaching_kit.outbox import Header
+from coaching_kit.outbox import Header, Lane
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class _LaneBlockedError(Exception):
 
 class EventLane(LaneBase):
     """Events in strict order per partition; never parked, blocked instead."""
+
+    publishes: ClassVar[frozenset[Lane]] = frozenset({"event"})
 
     def __init__(self, setup: LaneSetup, retention_s: float) -> None:
         super().__init__(setup)

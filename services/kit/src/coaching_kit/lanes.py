@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -33,7 +33,7 @@ from aiokafka.errors import (
 
 from coaching_kit import metrics
 from coaching_kit.lease import Lease
-from coaching_kit.outbox import Header, stored_headers
+from coaching_kit.outbox import Header, Lane, stored_headers
 from coaching_kit.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def record_of(row: asyncpg.Record) -> tuple[bytes | None, bytes, list[Header]]:
 class LaneBase:
     """The loop machinery both lanes share: their producer, idling, marking, throttled logs."""
 
+    publishes: ClassVar[frozenset[Lane]]  # the outbox rows' `lane` values it publishes
+
     def __init__(self, setup: LaneSetup) -> None:
         self.setup = setup
         self.conn = setup.conn
@@ -126,6 +128,12 @@ class LaneBase:
         if producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(producer.stop())
+
+    def wake_for(self, lanes: Collection[Lane]) -> None:
+        """Rows of `lanes` were committed in this process: publish now if some are this
+        lane's (a lane woken for nothing still costs a read)."""
+        if not self.publishes.isdisjoint(lanes):
+            self.setup.wake.set()
 
     async def wait_for_work(self) -> None:
         """Idle until NOTIFY or the poll interval."""

@@ -42,7 +42,7 @@ from coaching_kit.lanes import MAX_RECORD_BYTES, LaneSetup, RelayState
 from coaching_kit.lease import Lease
 from coaching_kit.outbox import Lane
 from coaching_kit.retry import Backoff
-from coaching_kit.side_lane import SIDE_LANES, SideLane
+from coaching_kit.side_lane import SideLane
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,6 @@ class OutboxRelay:
         self.leading = asyncio.Event()
         self.idle = asyncio.Event()
         self._lanes: list[EventLane | SideLane] = []
-        self._wakes: tuple[asyncio.Event, ...] = ()
 
     @property
     def published(self) -> int:
@@ -194,7 +193,6 @@ class OutboxRelay:
                 timeout_s=c.side_lane_timeout_s,
             )
             self._lanes = [event, side]
-            self._wakes = wakes
             tasks = [
                 asyncio.create_task(event.run(), name="outbox-event-lane"),
                 asyncio.create_task(side.run(), name="outbox-side-lane"),
@@ -208,7 +206,7 @@ class OutboxRelay:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            self._lanes, self._wakes = [], ()
+            self._lanes = []
 
     def _setup(
         self,
@@ -247,13 +245,8 @@ class OutboxRelay:
         """This process committed outbox rows for `lanes`: the lanes that publish them do so
         now, and only those (a lane woken for nothing still costs a read). A standby has
         nothing to do; the leader, in whichever replica, also hears the NOTIFY."""
-        if not self._wakes:
-            return
-        event_wake, side_wake = self._wakes
-        if "event" in lanes:
-            event_wake.set()
-        if not SIDE_LANES.isdisjoint(lanes):
-            side_wake.set()
+        for lane in self._lanes:
+            lane.wake_for(lanes)
 
     def _idle_changed(self) -> None:
         """`idle`: both lanes wait for work, i.e. everything claimable has been handled."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -27,8 +27,6 @@ from coaching_kit.outbox import Lane
 
 log = logging.getLogger(__name__)
 
-# The outbox lanes (outbox.Lane) this lane publishes; the event lane takes the rest.
-SIDE_LANES: frozenset[Lane] = frozenset({"reply", "dead_letter"})
 _CLAIM_SIDE = """
     SELECT id, lane, topic, key, header_names, header_values, payload FROM outbox
     WHERE lane IN ('reply', 'dead_letter') AND published_at IS NULL AND parked_at IS NULL
@@ -43,6 +41,8 @@ def _missing(topic: str) -> str:
 
 class SideLane(LaneBase):
     """Replies and dead letters: parked when Kafka will never take them."""
+
+    publishes: ClassVar[frozenset[Lane]] = frozenset({"reply", "dead_letter"})  # _CLAIM_SIDE's
 
     def __init__(self, setup: LaneSetup, reply_prefix: str, timeout_s: float) -> None:
         super().__init__(setup)
