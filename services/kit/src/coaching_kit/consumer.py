@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,14 +126,8 @@ class Consumer:
         add what it sends to `sink`: its events and, for a command, the one outcome. The
         handler runs in a span continuing the message's trace, its log lines carry the
         message's ids."""
-        parent = tracing.parent_from(envelope.traceparent, envelope.tracestate)
         with (
-            tracing.span(
-                f"process {envelope.type}",
-                parent=parent,
-                kind=SpanKind.CONSUMER,
-                attributes=tracing.messaging_attributes(self.topic, envelope.id),
-            ),
+            self._span(envelope),
             message_context(
                 ce_id=envelope.id,
                 ce_type=envelope.type,
@@ -140,12 +135,7 @@ class Consumer:
                 trace_id=tracing.current_trace_id(),
             ),
         ):
-            ctx = MessageContext(
-                conn=conn,
-                envelope=envelope,
-                source=self.config.source,
-                topic_prefix=self.config.topic_prefix,
-            )
+            ctx = self._context(conn, envelope)
             started = time.perf_counter()
             outcome, label = await self._run_handler(conn, ctx, envelope, message, isolated)
             self.count(envelope.type, label, time.perf_counter() - started)
@@ -161,27 +151,11 @@ class Consumer:
     ) -> None:
         """Run a run handler (handlers.py) over consecutive messages in the caller's
         transaction (their inbox rows already written); what they send goes to `sink`, in
-        message order.
-        Each message's context carries the trace context of its own span, as `apply_in`."""
+        message order. Each message's context carries the trace context of its own span."""
         contexts = []
         for envelope, _ in items:
-            parent = tracing.parent_from(envelope.traceparent, envelope.tracestate)
-            with tracing.span(
-                f"process {envelope.type}",
-                parent=parent,
-                kind=SpanKind.CONSUMER,
-                attributes=tracing.messaging_attributes(self.topic, envelope.id),
-            ):
-                trace = tracing.current_headers()
-            contexts.append(
-                MessageContext(
-                    envelope=envelope,
-                    source=self.config.source,
-                    topic_prefix=self.config.topic_prefix,
-                    trace=trace,
-                    conn=conn,
-                )
-            )
+            with self._span(envelope):
+                contexts.append(self._context(conn, envelope, tracing.current_headers()))
         started = time.perf_counter()
         answers = await run(
             [(ctx, message) for ctx, (_, message) in zip(contexts, items, strict=True)]
@@ -190,13 +164,27 @@ class Consumer:
         for ctx, (envelope, _), answer in zip(contexts, items, answers, strict=True):
             outcome: Answer
             if isinstance(answer, CommandRejectedError):
-                ctx.discard_outgoing()
-                outcome, label = self._refused(envelope, answer)
+                outcome, label = self._refused(ctx, envelope, answer)
             else:
                 outcome, label = answer, "applied"
             self.count(envelope.type, label, seconds)
             self._send(ctx, envelope, outcome)
             sink.take(ctx)
+
+    def _span(self, envelope: Envelope) -> AbstractContextManager[Any]:
+        """The span a message is handled in, continuing the message's trace."""
+        return tracing.span(
+            f"process {envelope.type}",
+            parent=tracing.parent_from(envelope.traceparent, envelope.tracestate),
+            kind=SpanKind.CONSUMER,
+            attributes=tracing.messaging_attributes(self.topic, envelope.id),
+        )
+
+    def _context(
+        self, conn: AsyncConnection, envelope: Envelope, trace: dict[str, bytes] | None = None
+    ) -> MessageContext:
+        config = self.config
+        return MessageContext(envelope, config.source, config.topic_prefix, trace=trace, conn=conn)
 
     def _send(self, ctx: Emitter, request: Envelope, answer: Answer) -> None:
         """Emit what the handler answered: the outcome (with its reply), or for a command
@@ -216,9 +204,13 @@ class Consumer:
         elif self.handlers.commands:  # a bug: a command without an outcome breaks the contract
             raise TypeError(f"the handler of {request.type} returned no outcome nor AnswerLater")
 
-    def _refused(self, envelope: Envelope, rejection: CommandRejectedError) -> tuple[Answer, str]:
-        """A command's rejection is its outcome; an event's is only logged (nothing to
-        answer: the event happened, this service could not make use of it)."""
+    def _refused(
+        self, ctx: Emitter, envelope: Envelope, rejection: CommandRejectedError
+    ) -> tuple[Answer, str]:
+        """A command's rejection is its outcome, and nothing else it emitted goes out; an
+        event's is only logged (nothing to answer: the event happened, this service could not
+        make use of it)."""
+        ctx.discard_outgoing()
         if not self.handlers.commands:
             log.warning("%s: ignoring event %s: %s", self.name, envelope.id, rejection)
             return None, "ignored"
@@ -251,8 +243,7 @@ class Consumer:
             async with savepoint(conn, "handler"):
                 return await handler(ctx, message), "applied"
         except CommandRejectedError as rejection:
-            ctx.discard_outgoing()
-            return self._refused(envelope, rejection)
+            return self._refused(ctx, envelope, rejection)
 
     def answer(self, ctx: Emitter, request: Envelope, outcome: WireModel) -> None:
         """A command's outcome goes to the service's events topic and to `reply_to` if set;

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,7 +55,7 @@ REFUSALS = (
     UnsupportedForMessageFormatError,
 )
 
-Marker = Callable[[asyncpg.Connection, list[int]], Awaitable[None]]
+_MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
 
 
 @dataclass
@@ -83,7 +83,6 @@ class LaneSetup:
     new_producer: Callable[[], AIOKafkaProducer]
     wake: asyncio.Event
     state: RelayState
-    mark: Marker
     idle_changed: Callable[[], None]
     service: str
     batch_size: int
@@ -146,7 +145,7 @@ class LaneBase:
 
     async def mark(self, ids: list[int]) -> None:
         if ids:
-            await self.setup.mark(self.conn, ids)
+            await self.conn.execute(_MARK, ids)
             self.count_marked(len(ids))
 
     def count_marked(self, rows: int) -> None:

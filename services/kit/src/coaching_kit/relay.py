@@ -106,14 +106,6 @@ class OutboxRelay:
         self.idle = asyncio.Event()
         self._lanes: list[EventLane | SideLane] = []
 
-    @property
-    def published(self) -> int:
-        return self.state.published
-
-    @property
-    def parked(self) -> int:
-        return self.state.parked
-
     async def run(self) -> None:
         """Relay until cancelled; any failure (database, lease) restarts it after a backoff."""
         backoff = Backoff(initial_s=0.2, max_s=self.config.max_backoff_s)
@@ -222,7 +214,6 @@ class OutboxRelay:
             new_producer=new_producer,
             wake=wake,
             state=self.state,
-            mark=self.mark_published,
             idle_changed=self._idle_changed,
             service=c.service,
             batch_size=c.batch_size,
@@ -265,12 +256,6 @@ class OutboxRelay:
                 **PLANNER_SETTINGS,
             },
         )
-
-    async def mark_published(self, conn: asyncpg.Connection, ids: list[int]) -> None:
-        if ids:
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
-            )
 
 
 async def _close(conn: asyncpg.Connection) -> None:

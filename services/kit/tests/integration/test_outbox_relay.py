@@ -18,6 +18,7 @@ from coaching_kit.bus import read_from_beginning
 from coaching_kit.consumer import Consumer
 from coaching_kit.db import OUTBOX, OUTBOX_CHANNEL
 from coaching_kit.envelope import Envelope
+from coaching_kit.event_lane import EventLane
 from coaching_kit.outbox import OutgoingMessage, add_to_outbox, stored_headers
 from coaching_kit.relay import OutboxRelay, RelayConfig, asyncpg_dsn
 
@@ -173,24 +174,22 @@ async def test_relay_publishes_every_row_in_order_per_key_with_its_envelope(
     assert await _unpublished(engine) == 0
 
 
-class _CountingMarks(OutboxRelay):
-    """Counts the marks made alone, i.e. not by the next round's claim."""
-
-    marks_alone = 0
-
-    async def mark_published(self, conn, ids):
-        self.marks_alone += 1
-        await super().mark_published(conn, ids)
-
-
 async def test_each_round_marks_the_rows_of_the_round_before_with_its_claim(
-    engine, kit_db, stack, bus
+    engine, kit_db, stack, bus, monkeypatch
 ):
+    marked_alone = []  # the sizes of the marks not made by the next round's claim
+    mark = EventLane.mark
+
+    async def counting(lane, ids):
+        marked_alone.extend([len(ids)] if ids else [])
+        await mark(lane, ids)
+
+    monkeypatch.setattr(EventLane, "mark", counting)
     messages = [_message(bus.prefix, f"key-{n % 3}", n) for n in range(30)]
     async with engine.begin() as conn:
         await add_to_outbox(conn, messages)
     ids = {_ce_id(m) for m in messages}
-    relay = _CountingMarks(_relay(kit_db, stack, batch_size=4).config)
+    relay = _relay(kit_db, stack, batch_size=4)
     async with bus.watch(EVENTS) as watcher, running(relay):
         seen = await watcher.wait_for(lambda s: s.headers.get("ce_id") in ids, count=30)
         await asyncio.wait_for(relay.idle.wait(), 20)
@@ -199,8 +198,8 @@ async def test_each_round_marks_the_rows_of_the_round_before_with_its_claim(
         assert numbers == sorted(numbers)
     # Seven full rounds of four, each marked by the next round's claim; the eighth, of two
     # rows, had no round after it and was marked alone before the lane went idle.
-    assert relay.marks_alone == 1
-    assert relay.published == 30
+    assert marked_alone == [2]
+    assert relay.state.published == 30
     assert await _unpublished(engine) == 0
 
 
@@ -262,20 +261,20 @@ async def test_only_one_relay_is_active_and_a_standby_takes_over(engine, kit_db,
             await watcher.wait_for(lambda s: s.headers.get("ce_id") == ce_id, timeout=20)
 
 
-class _CrashBeforeMark(OutboxRelay):
-    """Publishes, then dies before marking the rows: the crash window of every relay."""
+async def test_a_relay_that_dies_after_publishing_publishes_again(
+    engine, kit_db, stack, bus, monkeypatch
+):
+    crashes = []  # publishes, then dies before marking the rows: every relay's crash window
+    mark = EventLane.mark
 
-    crashed = False
-
-    async def mark_published(self, conn, ids):
-        if not self.crashed:
-            self.crashed = True
+    async def crash_once(lane, ids):
+        if ids and not crashes:
+            crashes.append(ids)
             raise ConnectionResetError("killed between publish and mark")
-        await super().mark_published(conn, ids)
+        await mark(lane, ids)
 
-
-async def test_a_relay_that_dies_after_publishing_publishes_again(engine, kit_db, stack, bus):
-    relay = _CrashBeforeMark(_relay(kit_db, stack).config)
+    monkeypatch.setattr(EventLane, "mark", crash_once)
+    relay = _relay(kit_db, stack)
     message = _message(bus.prefix, "crash", 1)
     async with engine.begin() as conn:
         await add_to_outbox(conn, [message])
@@ -283,7 +282,7 @@ async def test_a_relay_that_dies_after_publishing_publishes_again(engine, kit_db
     async with bus.watch(EVENTS) as watcher, running(relay):
         copies = await watcher.wait_for(lambda s: s.headers.get("ce_id") == ce_id, count=2)
         await asyncio.wait_for(relay.idle.wait(), 20)
-    assert relay.crashed
+    assert crashes
     assert copies[0].value == copies[1].value  # the same message twice; consumers dedupe by ce_id
     assert await _unpublished(engine) == 0
 
@@ -354,7 +353,7 @@ async def test_an_event_row_kafka_refuses_blocks_the_event_lane_and_is_never_par
         # Three attempts later, nothing behind it went out, and the relay parked nothing.
         assert (await _row(engine, behind_id)).published_at is None
         assert (await _row(engine, blocker_id)).parked_at is None
-        assert relay.parked == 0
+        assert relay.state.parked == 0
         assert await _records_held(stack, topic) == 0
 
         async with engine.begin() as conn:  # the operator's way out (docs/operations.md)
@@ -469,7 +468,7 @@ async def test_a_dead_letter_kafka_can_never_accept_is_parked_and_the_rows_behin
             )
         ).all()
     assert [(key, "TooLarge" in reason) for key, reason in parked] == [(b"big", True)]
-    assert relay.parked == 1
+    assert relay.state.parked == 1
 
 
 async def test_a_dead_letter_no_kafka_client_could_send_is_still_stored_then_parked(
