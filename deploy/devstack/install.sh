@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack (the coaching_devstack package beside it) needs, without Docker:
-# PostgreSQL server binaries, Java >= 17, Maven, openssl, uv, and the Kafka broker's jars.
+# PostgreSQL server binaries, Java >= 17, Maven, uv, and the Kafka broker's jars.
 # Idempotent and quick when everything is already there. It does not run `uv sync`:
 # the Makefile does that.
 #
@@ -62,8 +62,6 @@ missing_packages() {
         || echo postgresql postgresql-contrib
     (( $(java_major) >= 17 )) || java_package
     command -v mvn >/dev/null || echo maven
-    # The stack makes the certificates of Kafka's TLS listener with it (coaching_devstack.tls).
-    command -v openssl >/dev/null || echo openssl
     if ! uv_found; then
         command -v python3 >/dev/null || echo python3
         # Debian ships venv's pip bootstrap (ensurepip) apart from python3 itself.

@@ -36,7 +36,7 @@ def _private_env(cfg: Config) -> dict[str, str]:
     return env
 
 
-def test_a_broker_started_by_an_older_stack_is_recognised_whatever_its_header_says(
+def test_a_running_broker_is_recognised_by_its_settings_whatever_its_header_says(
     tmp_path: Path,
 ) -> None:
     cfg = _private(tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 
 from coaching_devstack import services, stack
 from coaching_devstack.config import StackError
@@ -18,7 +19,11 @@ COMMANDS = {
     "env": "the connection settings, as `export` lines for eval",
     "reset": "stop them and delete their data (the Kafka jars stay)",
 }
-SERVICE_COMMANDS = ("up", "down", "status")
+SERVICE_ACTIONS: dict[str, Callable[[services.Services], int | None]] = {
+    "up": services.up,
+    "down": services.down,
+    "status": services.status,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,37 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         commands.add_parser(name, help=summary, description=summary)
     fleet = commands.add_parser("services", help="every service in the background")
-    fleet.add_argument("action", choices=SERVICE_COMMANDS)
+    fleet.add_argument("action", choices=SERVICE_ACTIONS)
     return parser
 
 
-def _run(command: str, action: str | None) -> int:
-    if command == "services":
-        fleet = services.Services.from_env()
-        if action == "status":
-            return services.status(fleet)
-        if action == "up":
-            services.up(fleet)
-        else:
-            services.down(fleet)
-    elif command == "up":
-        stack.ensure_up()
-    elif command == "down":
-        stack.down()
-    elif command == "status":
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "services":
+        return SERVICE_ACTIONS[args.action](services.Services.from_env()) or 0
+    if args.command == "status":
         return 0 if stack.status() else 1
-    elif command == "env":
+    if args.command == "env":
         for key, value in stack.stack_env().items():
             print(f"export {key}={shlex.quote(value)}")
-    elif command == "reset":
-        stack.reset()
+    else:
+        {"up": stack.ensure_up, "down": stack.down, "reset": stack.reset}[args.command]()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _run(args.command, getattr(args, "action", None))
+        return _run(args)
     except (StackError, TopicCreationError) as exc:
         print(f"{args.command}: error: {exc}", file=sys.stderr)
         return 1

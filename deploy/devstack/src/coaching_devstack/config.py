@@ -14,9 +14,6 @@ REPO_ROOT = Path(__file__).resolve().parents[4]
 
 ROLE = "coaching"
 PASSWORD = "coaching"  # noqa: S105 - the well-known password of a loopback-only dev database
-DATABASES = ("coaching_users", "coaching_slots", "coaching_bookings", "coaching_stats")
-PG_SUPERUSER = "postgres"
-PG_OS_USER = "postgres"
 # The user of the SASL listener, created when Kafka's storage is formatted.
 SCRAM_MECHANISM: Final = "SCRAM-SHA-512"
 SCRAM_USER = "coaching"
@@ -29,7 +26,7 @@ class StackError(RuntimeError):
     """A failure with a message meant for the person running the stack."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Config:
     """The stack's directories and ports; DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point it at
     servers it does not own."""
@@ -39,6 +36,31 @@ class Config:
     kafka_port: int
     external_database_url: str | None
     external_kafka: str | None
+
+    def __post_init__(self) -> None:
+        # COACHING_STACK_DURABLE=1: PostgreSQL keeps fsync on (see postgres._write_settings).
+        self.durable = os.environ.get("COACHING_STACK_DURABLE") == "1"
+        self.lock_file = self.stack_dir / ".lock"
+        self.logs_dir = self.stack_dir / "logs"
+        self.pg_dir = self.stack_dir / "pg"
+        self.pg_data = self.pg_dir / "data"
+        self.pg_socket_dir = self.pg_dir / "run"
+        self.pg_log = self.logs_dir / "postgres.log"
+        self.kafka_dir = self.stack_dir / "kafka"
+        self.kafka_lib = self.kafka_dir / "lib"
+        self.kafka_data = self.kafka_dir / "data"
+        self.kafka_properties = self.kafka_dir / "server.properties"
+        self.kafka_pid_file = self.kafka_dir / "kafka.pid"
+        self.kafka_log = self.logs_dir / "kafka.log"
+        self.tls_dir = self.kafka_dir / "tls"  # the stack's own CA, the broker's and a client's
+        self.controller_port = self.kafka_port + 1
+        self.sasl_port = self.kafka_port + 2
+        self.tls_port = self.kafka_port + 3
+        self.bootstrap = self.external_kafka or f"127.0.0.1:{self.kafka_port}"
+        self.database_url = (
+            self.external_database_url
+            or f"postgresql://{ROLE}:{PASSWORD}@127.0.0.1:{self.pg_port}/postgres"
+        )
 
     @classmethod
     def from_env(cls) -> Config:
@@ -50,87 +72,3 @@ class Config:
             external_database_url=env.get("DATABASE_URL") or None,
             external_kafka=env.get("KAFKA_BOOTSTRAP_SERVERS") or None,
         )
-
-    @property
-    def durable(self) -> bool:
-        """COACHING_STACK_DURABLE=1: PostgreSQL keeps fsync on (see postgres.durability)."""
-        return os.environ.get("COACHING_STACK_DURABLE") == "1"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.stack_dir / ".lock"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.stack_dir / "logs"
-
-    @property
-    def pg_dir(self) -> Path:
-        return self.stack_dir / "pg"
-
-    @property
-    def pg_data(self) -> Path:
-        return self.pg_dir / "data"
-
-    @property
-    def pg_socket_dir(self) -> Path:
-        return self.pg_dir / "run"
-
-    @property
-    def pg_log(self) -> Path:
-        return self.logs_dir / "postgres.log"
-
-    @property
-    def kafka_dir(self) -> Path:
-        return self.stack_dir / "kafka"
-
-    @property
-    def kafka_lib(self) -> Path:
-        return self.kafka_dir / "lib"
-
-    @property
-    def kafka_data(self) -> Path:
-        return self.kafka_dir / "data"
-
-    @property
-    def kafka_properties(self) -> Path:
-        return self.kafka_dir / "server.properties"
-
-    @property
-    def kafka_cluster_id_file(self) -> Path:
-        return self.kafka_dir / "cluster.id"
-
-    @property
-    def kafka_pid_file(self) -> Path:
-        return self.kafka_dir / "kafka.pid"
-
-    @property
-    def kafka_log(self) -> Path:
-        return self.logs_dir / "kafka.log"
-
-    @property
-    def controller_port(self) -> int:
-        return self.kafka_port + 1
-
-    @property
-    def sasl_port(self) -> int:
-        return self.kafka_port + 2
-
-    @property
-    def tls_port(self) -> int:
-        return self.kafka_port + 3
-
-    @property
-    def tls_dir(self) -> Path:
-        """The stack's own CA, the broker's and a client's certificate and key (PEM)."""
-        return self.kafka_dir / "tls"
-
-    @property
-    def bootstrap(self) -> str:
-        return self.external_kafka or f"127.0.0.1:{self.kafka_port}"
-
-    @property
-    def database_url(self) -> str:
-        if self.external_database_url:
-            return self.external_database_url
-        return f"postgresql://{ROLE}:{PASSWORD}@127.0.0.1:{self.pg_port}/postgres"

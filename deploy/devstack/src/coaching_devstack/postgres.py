@@ -6,6 +6,7 @@ services' databases; or a server given by DATABASE_URL, which is only waited for
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
@@ -13,26 +14,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from coaching_devstack.config import (
-    DATABASES,
-    INSTALL_HINT,
-    PASSWORD,
-    PG_OS_USER,
-    PG_SUPERUSER,
-    ROLE,
-    Config,
-    StackError,
-)
-from coaching_devstack.processes import (
-    free_port_from,
-    holder_of,
-    is_root,
-    log_tail,
-    port_answers,
-    run,
-    say,
-)
+from coaching_devstack.config import INSTALL_HINT, PASSWORD, ROLE, Config, StackError
+from coaching_devstack.processes import free_port_from, holder_of, log_tail, port_answers, run, say
 
+DATABASES = ("coaching_users", "coaching_slots", "coaching_bookings", "coaching_stats")
+PG_SUPERUSER = "postgres"
+PG_OS_USER = "postgres"
+# initdb, pg_ctl and postgres itself refuse to run as root: as root, they run as PG_OS_USER.
+AS_ROOT = os.geteuid() == 0
 START_TIMEOUT_S = 60
 PROBE_TIMEOUT_S = 3
 
@@ -40,30 +29,23 @@ PROBE_TIMEOUT_S = 3
 def _bin(cfg: Config, name: str) -> str:
     """A PostgreSQL program of the major version that owns the data dir, else the newest one."""
     version_file = cfg.pg_data / "PG_VERSION"
-    if version_file.exists():
-        candidates = [Path(f"/usr/lib/postgresql/{version_file.read_text().strip()}/bin")]
-    else:
-        candidates = sorted(
-            Path("/usr/lib/postgresql").glob("*/bin"),
-            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-            reverse=True,
-        )
-    for bin_dir in candidates:
-        if (bin_dir / name).exists():
-            return str(bin_dir / name)
-    found = shutil.which(name)
+    major = version_file.read_text().strip() if version_file.exists() else "*"
+    installed = Path("/usr/lib/postgresql").glob(f"{major}/bin/{name}")
+    newest = max(
+        installed, key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, default=None
+    )
+    found = str(newest) if newest else shutil.which(name)
     if found is None:
         raise StackError(f"PostgreSQL's {name} not found: {INSTALL_HINT}")
     return found
 
 
 def _as_pg_user(cmd: list[str]) -> list[str]:
-    # initdb, pg_ctl and postgres itself refuse to run as root.
-    return ["runuser", "-u", PG_OS_USER, "--", *cmd] if is_root() else cmd
+    return ["runuser", "-u", PG_OS_USER, "--", *cmd] if AS_ROOT else cmd
 
 
 def _chown_to_pg_user(*paths: Path) -> None:
-    if is_root():
+    if AS_ROOT:
         for path in paths:
             shutil.chown(path, PG_OS_USER, PG_OS_USER)
 
@@ -77,28 +59,22 @@ def _make_parents_traversable(path: Path) -> None:
             parent.chmod(mode | stat.S_IXOTH)
 
 
-def _pg_ctl(cfg: Config, *args: str, what: str) -> str:
-    cmd = _as_pg_user([_bin(cfg, "pg_ctl"), "-D", str(cfg.pg_data), *args])
-    # cwd: the postgres user may not be allowed into the caller's working directory.
-    return run(cmd, what, cwd=cfg.pg_dir)
+def _pg_ctl(cfg: Config, *args: str) -> list[str]:
+    # Run with cwd=pg_dir: the postgres user may not be allowed into the caller's directory.
+    return _as_pg_user([_bin(cfg, "pg_ctl"), "-D", str(cfg.pg_data), *args])
 
 
 def running(cfg: Config) -> bool:
     """Whether our own cluster runs (pg_ctl status), whatever answers on the port."""
     if not (cfg.pg_data / "PG_VERSION").exists():
         return False
-    cmd = _as_pg_user([_bin(cfg, "pg_ctl"), "-D", str(cfg.pg_data), "status"])
-    return subprocess.run(cmd, cwd=cfg.pg_dir, capture_output=True, check=False).returncode == 0
+    status = subprocess.run(_pg_ctl(cfg, "status"), cwd=cfg.pg_dir, capture_output=True)
+    return status.returncode == 0
 
 
 def ready(cfg: Config) -> bool:
     """Whether the server (ours or the given one) accepts connections."""
-    target = (
-        ["-d", cfg.external_database_url]
-        if cfg.external_database_url
-        else ["-h", "127.0.0.1", "-p", str(cfg.pg_port)]
-    )
-    cmd = [_bin(cfg, "pg_isready"), "-q", "-t", str(PROBE_TIMEOUT_S), *target]
+    cmd = [_bin(cfg, "pg_isready"), "-q", "-t", str(PROBE_TIMEOUT_S), "-d", cfg.database_url]
     return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
 
 
@@ -109,7 +85,7 @@ def _init(cfg: Config) -> bool:
     cfg.pg_data.mkdir(parents=True, exist_ok=True)
     cfg.pg_data.chmod(0o700)
     _chown_to_pg_user(cfg.pg_dir, cfg.pg_data)
-    if is_root():
+    if AS_ROOT:
         _make_parents_traversable(cfg.pg_data)
     initdb = [
         _bin(cfg, "initdb"),
@@ -125,24 +101,18 @@ def _init(cfg: Config) -> bool:
         "--no-sync",
     ]  # fmt: skip
     run(_as_pg_user(initdb), "initdb", cwd=cfg.pg_dir)
+    header = "# The local stack's settings, rewritten by coaching_devstack at each start."
     with (cfg.pg_data / "postgresql.conf").open("a") as conf:
-        conf.write(
-            "\n# The local stack's settings, rewritten by coaching_devstack at each start.\n"
-        )
-        conf.write("include = 'stack.conf'\n")
+        conf.write(f"\n{header}\ninclude = 'stack.conf'\n")
     return True
-
-
-def durability(cfg: Config) -> dict[str, str]:
-    """Disposable dev data: durability is not worth every commit's fsync. A stack whose
-    PostgreSQL is crashed on purpose (the chaos run, COACHING_STACK_DURABLE=1) must keep
-    what it acknowledged, or the crash loses commits and the run proves nothing."""
-    value = "on" if cfg.durable else "off"
-    return dict.fromkeys(("fsync", "synchronous_commit", "full_page_writes"), value)
 
 
 def _write_settings(cfg: Config) -> None:
     # Rewritten at every start so that a new PGPORT or stack dir takes effect without initdb.
+    # Disposable dev data is not worth every commit's fsync; but a stack whose PostgreSQL is
+    # crashed on purpose (the chaos run, COACHING_STACK_DURABLE=1) must keep what it
+    # acknowledged, or the crash loses commits and the run proves nothing.
+    durability = "on" if cfg.durable else "off"
     settings = {
         "listen_addresses": "'127.0.0.1'",
         "port": str(cfg.pg_port),
@@ -150,7 +120,7 @@ def _write_settings(cfg: Config) -> None:
         # The services' pools and parallel tests open many connections.
         "max_connections": "200",
         "shared_buffers": "256MB",
-        **durability(cfg),
+        **dict.fromkeys(("fsync", "synchronous_commit", "full_page_writes"), durability),
     }
     conf = cfg.pg_data / "stack.conf"
     conf.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))
@@ -184,8 +154,8 @@ def _start(cfg: Config) -> None:
     _write_settings(cfg)
     try:
         # -w waits until the server accepts connections (or has died), up to -t seconds.
-        _pg_ctl(cfg, "start", "-w", "-t", str(START_TIMEOUT_S), "-l", str(cfg.pg_log),
-                what="pg_ctl start")  # fmt: skip
+        start = _pg_ctl(cfg, "start", "-w", "-t", str(START_TIMEOUT_S), "-l", str(cfg.pg_log))
+        run(start, "pg_ctl start", cwd=cfg.pg_dir)
     except StackError as exc:
         raise StackError(f"{exc}\n{log_tail(cfg.pg_log)}") from None
 
@@ -205,7 +175,6 @@ def up(cfg: Config) -> str:
         # A server we were given may still be starting (e.g. a CI service).
         _wait_ready(cfg)
         return f"external at {urlsplit(cfg.external_database_url).hostname}"
-    check_port(cfg)  # before initdb: a stack that cannot start leaves nothing behind
     created = _init(cfg)
     if running(cfg):
         if not ready(cfg):
@@ -261,5 +230,5 @@ def ensure_role_and_databases(cfg: Config) -> list[str]:
 def stop(cfg: Config) -> bool:
     if not running(cfg):
         return False
-    _pg_ctl(cfg, "stop", "-m", "fast", "-w", what="pg_ctl stop")
+    run(_pg_ctl(cfg, "stop", "-m", "fast", "-w"), "pg_ctl stop", cwd=cfg.pg_dir)
     return True

@@ -1,6 +1,6 @@
-"""Running the programs the stack is made of (pg_ctl, psql, java, openssl, the services) and
-finding them again: commands, detached daemons, pids, logs, and the lock that serialises
-whole commands."""
+"""Running the programs the stack is made of (pg_ctl, psql, java, the services) and finding
+them again: commands, detached daemons, pids, logs, and the lock that serialises whole
+commands."""
 
 # Running local programs is this package's job, built from constants and paths it owns, so
 # ruff's subprocess warnings say nothing here.
@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import fcntl
-import os
 import shlex
 import socket
 import subprocess
@@ -71,11 +70,8 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
 def free_port_from(start: int, host: str = "127.0.0.1") -> int:
     """The first port from start on that a server could listen on now."""
     for port in range(start, start + 100):
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                continue
+        with socket.socket() as probe, contextlib.suppress(OSError):
+            probe.bind((host, port))
             return port
     raise StackError(f"no free port in {start}-{start + 99}")
 
@@ -100,24 +96,21 @@ def listener_of(port: int) -> int | None:
 def pid_alive(pid: int) -> bool:
     # A daemon that died but was not reaped yet (its parent is init, which may be slow or,
     # in some sandboxes, never reaps) still has a process entry: a zombie means dead.
-    try:
+    with contextlib.suppress(psutil.Error):
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
+    return False
 
 
 def pid_cmdline(pid: int) -> list[str]:
-    try:
+    with contextlib.suppress(psutil.Error):
         return list(psutil.Process(pid).cmdline())
-    except psutil.Error:
-        return []
+    return []
 
 
 def read_pid(pid_file: Path) -> int | None:
-    try:
+    with contextlib.suppress(FileNotFoundError, ValueError):
         return int(pid_file.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
+    return None
 
 
 def log_tail(path: Path, lines: int = 40) -> str:
@@ -128,10 +121,6 @@ def log_tail(path: Path, lines: int = 40) -> str:
     errors = [line for line in all_lines if " ERROR " in line or " FATAL " in line][:10]
     shown = f"first errors in {path}:\n" + "\n".join(errors) + "\n" if errors else ""
     return shown + f"last lines of {path}:\n" + "\n".join(all_lines[-lines:])
-
-
-def is_root() -> bool:
-    return os.geteuid() == 0
 
 
 @contextlib.contextmanager

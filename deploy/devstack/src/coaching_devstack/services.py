@@ -1,10 +1,10 @@
-"""Every service of the platform in the background, as an operator runs them:
-`python -m coaching_devstack services up|down|status`.
-
-Each service is migrated, then started as its own process (`python -m coaching_<svc> serve`)
-on its fixed port, with the stack's connection settings (what `python -m coaching_devstack
-env` prints, so PGPORT and KAFKA_PORT reach it), its log under `.run/logs/` and its pid under
-`.run/` (COACHING_RUN_DIR); `up` returns when every service answers 200 on `/ready`.
+"""Every service of the platform in the background, as an operator runs them
+(`python -m coaching_devstack services up|down|status`): migrated, then started as its own
+process (`python -m coaching_<svc> serve`) on its fixed port, with the stack's connection
+settings (what `python -m coaching_devstack env` prints: without them a service would use the
+default ports, whatever PGPORT or KAFKA_PORT moved the stack to), its log under `.run/logs/`
+and its pid under `.run/` (COACHING_RUN_DIR); `up` returns when every service answers 200 on
+`/ready`.
 
 What a pid file means, and why `up` twice at once and `down` after anything stay correct:
 1. A service is the process that serves its port. Its pid is recorded only once that very
@@ -52,9 +52,7 @@ class Services:
     run_dir: Path
     ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
     ready_timeout_s: float = READY_TIMEOUT_S
-    # Added to each service's environment: without them a service falls back to its own
-    # defaults, the stack's default ports, whatever PGPORT or KAFKA_PORT moved the stack to.
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # added to each service's environment
 
     @classmethod
     def from_env(cls) -> Services:
@@ -70,13 +68,11 @@ class Services:
     def command(self, service: str, *args: str) -> list[str]:
         return [sys.executable, "-m", f"coaching_{service}", *args]
 
-    def is_service(self, pid: int | None, service: str) -> bool:
-        return pid is not None and pid_cmdline(pid)[1:] == self.command(service, "serve")[1:]
-
     def running(self, service: str) -> set[int]:
         """The processes of this service: the recorded one, and whichever serves its port."""
         found = {read_pid(self.pid_file(service)), listener_of(self.ports[service])}
-        return {pid for pid in found if pid is not None and self.is_service(pid, service)}
+        serve = self.command(service, "serve")[1:]
+        return {pid for pid in found if pid is not None and pid_cmdline(pid)[1:] == serve}
 
 
 def _ready(port: int) -> bool:
@@ -184,14 +180,12 @@ def down(fleet: Services) -> None:
     with exclusive(fleet.run_dir / ".lock"):
         for service in fleet.ports:
             pids = fleet.running(service)
-            stale = not pids and fleet.pid_file(service).exists()
             if pids:
                 _stop(pids)
-            fleet.pid_file(service).unlink(missing_ok=True)
-            if pids:
                 say(f"stopped (pid {', '.join(map(str, sorted(pids)))})", who=service)
-            elif stale:
+            elif fleet.pid_file(service).exists():
                 say("not running (forgot its stale pid file)", who=service)
+            fleet.pid_file(service).unlink(missing_ok=True)
 
 
 def status(fleet: Services) -> int:

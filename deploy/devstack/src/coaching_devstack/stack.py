@@ -26,25 +26,23 @@ def stack_env(cfg: Config | None = None) -> dict[str, str]:
     return env
 
 
-def _kafka_up(cfg: Config) -> tuple[int | None, str]:
-    if cfg.external_kafka:
-        return None, "external"
-    tls.make_certificates(cfg)  # before the broker that serves them starts; made once
-    return kafka.up(cfg)
-
-
 def _bring_up(cfg: Config) -> None:
-    postgres.check_port(cfg)  # a taken port fails at once, not after a JVM boots for nothing
+    # A taken port fails at once, before initdb and before a JVM boots for nothing.
+    postgres.check_port(cfg)
     # Kafka first but without waiting: its JVM boots while PostgreSQL is being set up.
-    launched, kafka_did = _kafka_up(cfg)
+    launched: int | None = None
+    kafka_did = "external"
+    if not cfg.external_kafka:
+        tls.make_certificates(cfg)  # before the broker that serves them starts
+        launched, kafka_did = kafka.up(cfg)
     try:
         say(f"postgres: {postgres.up(cfg)}")
         for item in postgres.ensure_role_and_databases(cfg):
             say(f"postgres: created {item}")
-        run_async(kafka.wait_ready(cfg, launched))
+        run_async(kafka.wait_ready(cfg, cfg.bootstrap, launched=launched))
     except BaseException:
         # A broker launched by a failed `up` would linger unnoticed, holding its ports.
-        if kafka_did not in ("external", "already running"):
+        if not kafka_did.startswith(("external", "already running")):
             kafka.stop(cfg)
         raise
     say(f"kafka: {kafka_did} at {cfg.bootstrap}")
@@ -86,7 +84,7 @@ def reset() -> None:
     with exclusive(cfg.lock_file):
         _stop_ours(cfg)
         # The held lock file stays: deleting it would let another process lock a new one.
-        doomed = [p for p in cfg.stack_dir.glob("*") if p != cfg.kafka_dir]
+        doomed = [p for p in cfg.stack_dir.glob("*") if p not in (cfg.kafka_dir, cfg.lock_file)]
         doomed += [p for p in cfg.kafka_dir.glob("*") if p != cfg.kafka_lib]
         for path in doomed:
             if path.is_dir():
@@ -106,7 +104,7 @@ def status() -> bool:
         pg_who = "ours" if postgres.running(cfg) else "not ours" if pg_ok else "not running"
     pg_where = urlsplit(cfg.database_url).netloc.rpartition("@")[2]
     say(f"postgres: {pg_where} {'ready' if pg_ok else 'not answering'} ({pg_who})")
-    kafka_ok = run_async(kafka.answers(cfg))
+    kafka_ok = run_async(kafka.refusal(cfg.bootstrap)) is None
     if cfg.external_kafka:
         kafka_who = "external"
     else:

@@ -9,12 +9,12 @@ with a certificate made for another host name, so a client that checks the name
 import asyncio
 import contextlib
 import ssl
-import subprocess
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
 import asyncpg
 import pytest
+import trustme
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
@@ -33,15 +33,14 @@ class DemoSettings(ServiceSettings):
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> dict[str, str]:
-    """A self-signed certificate for `elsewhere.example`, and its key."""
+    """A CA, and a certificate it signed for `elsewhere.example` with its key."""
     directory = tmp_path_factory.mktemp("pg-tls")
-    command = (
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-        " -keyout key.pem -out cert.pem -days 1 -subj /CN=elsewhere.example"
-        " -addext subjectAltName=DNS:elsewhere.example"
-    )
-    subprocess.run(command.split(), cwd=directory, check=True, capture_output=True)  # noqa: S603
-    return {"cert": str(directory / "cert.pem"), "key": str(directory / "key.pem")}
+    ca = trustme.CA()
+    leaf = ca.issue_cert("elsewhere.example")
+    ca.cert_pem.write_to_path(directory / "ca.pem")
+    leaf.cert_chain_pems[0].write_to_path(directory / "cert.pem")
+    leaf.private_key_pem.write_to_path(directory / "key.pem")
+    return {name: str(directory / f"{name}.pem") for name in ("ca", "cert", "key")}
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ async def server(certificate) -> AsyncIterator[tuple[int, list[str]]]:
 @pytest.fixture
 def verify_full(monkeypatch, certificate) -> None:
     monkeypatch.setenv("PGSSLMODE", "verify-full")
-    monkeypatch.setenv("PGSSLROOTCERT", certificate["cert"])
+    monkeypatch.setenv("PGSSLROOTCERT", certificate["ca"])
 
 
 def _url(port: int) -> str:

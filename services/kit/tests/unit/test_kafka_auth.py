@@ -2,10 +2,10 @@
 arguments) and for FastStream's broker; combinations that cannot work stop at start."""
 
 import ssl
-import subprocess
 from typing import ClassVar
 
 import pytest
+import trustme
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLScram512
 from pydantic import ValidationError
@@ -31,11 +31,9 @@ def _no_kafka_auth_in_environment(monkeypatch):
 def pem(tmp_path_factory) -> dict[str, str]:
     """A self-signed certificate and its key, standing in for a CA and a client identity."""
     directory = tmp_path_factory.mktemp("pem")
-    command = (
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-        " -keyout key.pem -out cert.pem -days 1 -subj /CN=test"
-    )
-    subprocess.run(command.split(), cwd=directory, check=True, capture_output=True)  # noqa: S603
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(directory / "cert.pem")
+    ca.private_key_pem.write_to_path(directory / "key.pem")
     return {"cert": str(directory / "cert.pem"), "key": str(directory / "key.pem")}
 
 
