@@ -9,15 +9,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 from coaching_kit.migrations import upgrade
 from coaching_kit.settings import ServiceSettings
-
-S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Operation:
 
 
 def run_service_cli(
-    package: str, settings_type: type[S], operations: Mapping[str, Operation] | None = None
+    package: str, settings_type: type[ServiceSettings], operations: Mapping[str, Operation] = {}
 ) -> None:
     """Parse the command line once and run the command: `migrate`, `serve`, or one of the
     service's own `operations`."""
@@ -40,7 +38,7 @@ def run_service_cli(
     serve = commands.add_parser("serve", help="run the service (consumers, relay, HTTP)")
     serve.add_argument("--host", help="HTTP host (default from settings)")
     serve.add_argument("--port", type=int, help="HTTP port (default from settings)")
-    for name, operation in (operations or {}).items():
+    for name, operation in operations.items():
         commands.add_parser(name, help=operation.help)
     args = parser.parse_args()
     settings = settings_type()
@@ -49,7 +47,7 @@ def run_service_cli(
     elif args.command == "serve":
         _serve(package, settings, args.host, args.port)
     else:
-        sys.exit((operations or {})[args.command].run(settings))
+        sys.exit(operations[args.command].run(settings))
 
 
 def _serve(package: str, settings: ServiceSettings, host: str | None, port: int | None) -> None:

@@ -1,10 +1,8 @@
-"""The published contract over HTTP, on every service's port.
-
-`GET /docs` is a page listing the channels, operations and messages with their payload
-schemas; `/docs/asyncapi.yaml` and `/docs/asyncapi.json` are the AsyncAPI document itself,
-the YAML byte for byte the committed `contracts/asyncapi.yaml`. All three are rendered once,
-when the app is built, from the installed contract models; the page needs no network (no
-CDN), so it works on an isolated cluster too.
+"""The published contract over HTTP, on every service's port (docs/contract.md): `GET /docs`,
+a page of the AsyncAPI document, and the document itself at `/docs/asyncapi.yaml` (byte for
+byte the committed `contracts/asyncapi.yaml`) and `/docs/asyncapi.json`. Rendered once, from
+the installed contract models; the page needs no network (no CDN), so it works on an isolated
+cluster too.
 """
 
 from __future__ import annotations
@@ -12,13 +10,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from faststream.asgi import AsgiResponse, get
 
 import coaching_contracts.asyncapi as asyncapi
 
+_e = html.escape
 _SCHEMA_REF = re.compile(r'"#/components/schemas/([\w.\-]+)"')
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem;
@@ -33,23 +32,21 @@ small { color: #666; font-weight: normal; }
 def docs_routes(service: str) -> list[tuple[str, Any]]:
     """The three routes; the document is generated here, once per app."""
     document = asyncapi.generate()
-    yaml_body = asyncapi.render_yaml(document).encode()
-    json_body = asyncapi.render_json(document).encode()
-    page_body = page(document, service).encode()
+    return [
+        ("/docs", _fixed(page(document, service), "text/html; charset=utf-8")),
+        ("/docs/asyncapi.yaml", _fixed(asyncapi.render_yaml(document), "application/yaml")),
+        ("/docs/asyncapi.json", _fixed(asyncapi.render_json(document), "application/json")),
+    ]
+
+
+def _fixed(text: str, content_type: str) -> Any:
+    body = text.encode()
 
     @get
-    async def docs(scope: Any) -> AsgiResponse:
-        return AsgiResponse(page_body, 200, headers={"content-type": "text/html; charset=utf-8"})
+    async def route(scope: Any) -> AsgiResponse:
+        return AsgiResponse(body, 200, headers={"content-type": content_type})
 
-    @get
-    async def docs_yaml(scope: Any) -> AsgiResponse:
-        return AsgiResponse(yaml_body, 200, headers={"content-type": "application/yaml"})
-
-    @get
-    async def docs_json(scope: Any) -> AsgiResponse:
-        return AsgiResponse(json_body, 200, headers={"content-type": "application/json"})
-
-    return [("/docs", docs), ("/docs/asyncapi.yaml", docs_yaml), ("/docs/asyncapi.json", docs_json)]
+    return route
 
 
 def page(document: Mapping[str, Any], service: str) -> str:
@@ -75,9 +72,7 @@ def page(document: Mapping[str, Any], service: str) -> str:
 
 def _channels(channels: Mapping[str, Any]) -> str:
     rows = [
-        _row(
-            _e(channel["address"] or f"({name})"), _links(channel["messages"]), _e(_about(channel))
-        )
+        (_e(channel["address"] or f"({name})"), _links(channel["messages"]), _e(_about(channel)))
         for name, channel in channels.items()
     ]
     return _table("Channels", ["address", "messages", "description"], rows)
@@ -88,7 +83,7 @@ def _operations(operations: Mapping[str, Any]) -> str:
     for name, operation in operations.items():
         channel = operation["channel"]["$ref"].rsplit("/", 1)[-1]
         names = [ref["$ref"].rsplit("/", 1)[-1] for ref in operation["messages"]]
-        rows.append(_row(_e(name), _e(operation["action"]), _e(channel), _links(names)))
+        rows.append((_e(name), _e(operation["action"]), _e(channel), _links(names)))
     return _table("Operations", ["operation", "action", "channel", "messages"], rows)
 
 
@@ -112,10 +107,10 @@ def _messages(messages: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:
 
 def _schemas(schemas: Mapping[str, Any], messages: Mapping[str, Any]) -> str:
     # Payloads are shown with their message; here the shared parts and the headers.
-    shared = {name: schema for name, schema in schemas.items() if name not in messages}
     sections = [
         f"<section id='schema-{_e(name)}'><h3><code>{_e(name)}</code></h3>{_json(schema)}</section>"
-        for name, schema in shared.items()
+        for name, schema in schemas.items()
+        if name not in messages
     ]
     return "<h2>Shared schemas</h2>" + "".join(sections)
 
@@ -140,14 +135,7 @@ def _ref_link(match: re.Match[str]) -> str:
     return f'"<a href="#{anchor}">#/components/schemas/{name}</a>"'
 
 
-def _table(title: str, headings: list[str], rows: list[str]) -> str:
+def _table(title: str, headings: list[str], rows: Iterable[tuple[str, ...]]) -> str:
     head = "".join(f"<th>{h}</th>" for h in headings)
-    return f"<h2>{title}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
-def _row(*cells: str) -> str:
-    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<h2>{title}</h2><table><tr>{head}</tr>{body}</table>"

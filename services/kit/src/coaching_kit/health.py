@@ -1,9 +1,6 @@
-"""Liveness and readiness over HTTP, on each service's port.
-
-`/health` answers 200 while the app runs (503 once it has stopped, e.g. a failed start).
-`/ready` answers 200 only when the service's database and the Kafka cluster both respond,
-so an orchestrator routes nothing to (and a rollout waits for) a replica that cannot work.
-"""
+"""Liveness and readiness over HTTP, on each service's port: `/health` answers 503 once the app
+has stopped (a failed start), `/ready` 200 only when every check passes, so an orchestrator
+routes nothing to (and a rollout waits for) a replica that cannot work."""
 
 from __future__ import annotations
 
@@ -44,9 +41,8 @@ def health_routes(
 
     @get
     async def ready(scope: Any) -> AsgiResponse:
-        names = list(checks)
-        results = await asyncio.gather(*(_run(checks[name]) for name in names))
-        status = dict(zip(names, results, strict=True))
+        results = await asyncio.gather(*map(_run, checks.values()))
+        status = dict(zip(checks, results, strict=True))
         ok = all(result == "up" for result in results)
         return _json(200 if ok else 503, {"service": service, "ready": ok, "checks": status})
 

@@ -34,12 +34,10 @@ async def in_transaction(
     return result
 
 
-async def every(
-    interval_s: float, step: Callable[[], Awaitable[int]], *, name: str, max_backoff_s: float = 5.0
-) -> None:
+async def every(interval_s: float, step: Callable[[], Awaitable[int]], *, name: str) -> None:
     """Call `step` forever: again at once while it reports work done, else after
     `interval_s`; a failure (database down) is logged and retried with backoff."""
-    backoff = Backoff(initial_s=min(interval_s, 0.5), max_s=max_backoff_s)
+    backoff = Backoff(initial_s=min(interval_s, 0.5))
     while True:
         try:
             done = await step()

@@ -1,10 +1,7 @@
-"""How every Kafka client of the platform authenticates: the one place that turns the security
-settings into what aiokafka and FastStream take.
-
-`client_kwargs()` is for the clients kit creates itself (the relay's producer, admin clients,
-the stats rebuild's consumers, the test bus); `security()` is FastStream's object for
-`KafkaBroker`, which hands the same to its own consumers, producer and the admin behind
-`ping()`. Both come from one `KafkaAuth`, so no client can end up connecting differently.
+"""How every Kafka client of the platform authenticates (docs/deploying.md "Kafka
+authentication"): `security()` is FastStream's object for `KafkaBroker`, `client_kwargs()` the
+same as aiokafka's arguments, for the clients kit creates itself (relay, admin clients, the
+stats rebuild's consumers, the test bus), so no client can end up connecting differently.
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka.helpers import create_ssl_context
+from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -46,7 +44,7 @@ class KafkaAuth:
     keyfile: str = ""  # its private key, unless certfile holds it too
 
     def __post_init__(self) -> None:
-        problems = [*self._sasl_problems(), *self._tls_problems()]
+        problems = list(self._problems())
         if problems:
             raise KafkaAuthError("; ".join(problems))
 
@@ -58,7 +56,7 @@ class KafkaAuth:
     def uses_tls(self) -> bool:
         return self.protocol in ("SSL", "SASL_SSL")
 
-    def _sasl_problems(self) -> Iterator[str]:
+    def _problems(self) -> Iterator[str]:
         if self.uses_sasl and not (self.username and self.password):
             yield (
                 f"KAFKA_SECURITY_PROTOCOL={self.protocol} needs KAFKA_SASL_USERNAME and "
@@ -70,8 +68,6 @@ class KafkaAuth:
                 "KAFKA_SASL_USERNAME/PASSWORD are set but KAFKA_SECURITY_PROTOCOL="
                 f"{self.protocol} does not authenticate: use SASL_PLAINTEXT or SASL_SSL"
             )
-
-    def _tls_problems(self) -> Iterator[str]:
         files = {"CAFILE": self.cafile, "CERTFILE": self.certfile, "KEYFILE": self.keyfile}
         if not self.uses_tls and any(files.values()):
             yield (
@@ -89,25 +85,14 @@ class KafkaAuth:
             return None
         # aiokafka's helper always checks the broker's host name against its certificate.
         context: ssl.SSLContext = create_ssl_context(
-            cafile=self.cafile or None,
-            certfile=self.certfile or None,
-            keyfile=self.keyfile or None,
+            cafile=self.cafile or None, certfile=self.certfile or None, keyfile=self.keyfile or None
         )
         return context
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for AIOKafkaProducer, AIOKafkaConsumer and AIOKafkaAdminClient;
-        none for PLAINTEXT, so an unauthenticated client is built exactly as before."""
-        if self.protocol == "PLAINTEXT":
-            return {}
-        kwargs: dict[str, Any] = {"security_protocol": self.protocol}
-        if self.uses_tls:
-            kwargs["ssl_context"] = self.ssl_context()
-        if self.uses_sasl:
-            kwargs["sasl_mechanism"] = self.sasl_mechanism
-            kwargs["sasl_plain_username"] = self.username
-            kwargs["sasl_plain_password"] = self.password
-        return kwargs
+        """Keyword arguments for AIOKafkaProducer, AIOKafkaConsumer and AIOKafkaAdminClient, as
+        KafkaBroker derives them from `security()`; none for PLAINTEXT."""
+        return {k: v for k, v in parse_security(self.security()).items() if v is not None}
 
     def security(self) -> BaseSecurity | None:
         """FastStream's security object for KafkaBroker(security=...); None for PLAINTEXT."""

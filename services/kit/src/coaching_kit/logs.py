@@ -1,9 +1,6 @@
-"""Structured logs: one JSON object per line, so operators can search by field.
-
-While a message is handled, every line also carries its `ce_id`, `ce_type`, correlation id
-and trace id (set by the consumer with `message_context`), so one command's story can be
-followed across the services' logs with a single filter.
-"""
+"""Structured logs: one JSON object per line, so operators can search by field; while a message
+is handled, every line carries its ids too (`message_context`; docs/operations.md "Follow one
+command")."""
 
 from __future__ import annotations
 

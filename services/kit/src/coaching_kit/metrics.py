@@ -1,4 +1,4 @@
-"""Prometheus metrics of a service, at `GET /metrics` on its HTTP port.
+"""Prometheus metrics of a service, at `GET /metrics` on its HTTP port (docs/operations.md).
 
 Counters are recorded as work happens; what happened inside a transaction is recorded only
 once that transaction commits (`pending`), so a batch replayed record by record after a
@@ -13,19 +13,10 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from faststream.asgi import AsgiResponse, get
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coaching_contracts.events import CommandRejected
@@ -74,6 +65,19 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_PARKED_TOTAL = Counter(
     "coaching_outbox_parked_total", "Outbox rows Kafka can never accept, parked", [SERVICE_LABEL]
 )
+# The relay's event lane (event_lane.py) is never parked: a later event of a key must not
+# overtake an earlier one. Set by the active relay at each attempt (so at most one backoff old).
+OUTBOX_BLOCKED_ROWS = Gauge(
+    "coaching_outbox_blocked_rows",
+    "Event rows of the outbox the relay's last attempt could not publish; nothing behind them "
+    "is published until they pass (0: the event lane flows)",
+    [SERVICE_LABEL],
+)
+OUTBOX_BLOCKED_SECONDS = Gauge(
+    "coaching_outbox_blocked_seconds",
+    "How long the outbox relay's event lane has been stuck at its oldest row (0: it flows)",
+    [SERVICE_LABEL],
+)
 # State read at scrape time; a source returns values by these names.
 STATE_GAUGES = {
     name: Gauge(f"coaching_{name}", help_text, [SERVICE_LABEL])
@@ -88,12 +92,7 @@ STATE_GAUGES = {
 }
 
 
-@dataclass
-class _Pending:
-    actions: list[Callable[[], None]] = field(default_factory=list)
-
-
-_pending: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar(
+_pending: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
     "coaching_metrics_pending", default=None
 )
 
@@ -101,22 +100,22 @@ _pending: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar(
 @contextlib.contextmanager
 def pending() -> Iterator[None]:
     """Hold the observations made inside until the block exits without an error."""
-    holder = _Pending()
-    token = _pending.set(holder)
+    actions: list[Callable[[], None]] = []
+    token = _pending.set(actions)
     try:
         yield
     finally:
         _pending.reset(token)
-    for action in holder.actions:
+    for action in actions:
         action()
 
 
 def record(action: Callable[[], None]) -> None:
-    holder = _pending.get()
-    if holder is None:
+    actions = _pending.get()
+    if actions is None:
         action()
     else:
-        holder.actions.append(action)
+        actions.append(action)
 
 
 def handled(service: str, topic: str, type_: str, outcome: str, seconds: float = 0.0) -> None:
@@ -142,30 +141,22 @@ def dead_lettered(service: str, topic: str, reason: str) -> None:
     record(lambda: DEAD_LETTERS.labels(service, topic, reason).inc())
 
 
-async def scrape(
-    service: str,
-    sources: list[Gauges],
-    engine: AsyncEngine,
-    registry: CollectorRegistry = REGISTRY,
-) -> bytes:
-    """Refresh the state gauges from every source (a failing one is left at its last value:
-    a scrape must answer while the database is down), then render the registry."""
-    for source in sources:
-        try:
-            values = await asyncio.wait_for(source(engine), _SCRAPE_TIMEOUT_S)
-        except Exception as exc:
-            log.warning("metrics source %s failed: %r", getattr(source, "__name__", source), exc)
-            continue
-        for name, value in values.items():
-            STATE_GAUGES[name].labels(service).set(value)
-    return generate_latest(registry)
-
-
 def metrics_route(service: str, sources: list[Gauges], engine: AsyncEngine) -> tuple[str, Any]:
+    """A scrape refreshes the state gauges from every source (a failing one is left at its last
+    value: a scrape must answer while the database is down), then renders the registry."""
+
     @get
     async def metrics(scope: Any) -> AsgiResponse:
-        body = await scrape(service, sources, engine)
-        return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE_LATEST})
+        for source in sources:
+            try:
+                values = await asyncio.wait_for(source(engine), _SCRAPE_TIMEOUT_S)
+            except Exception as exc:
+                what = getattr(source, "__name__", source)
+                log.warning("metrics source %s failed: %r", what, exc)
+                continue
+            for name, value in values.items():
+                STATE_GAUGES[name].labels(service).set(value)
+        return AsgiResponse(generate_latest(), 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
     return ("/metrics", metrics)
 
@@ -178,19 +169,3 @@ def consumer_lag(lag: Callable[[], int]) -> Gauges:
         return {"consumer_lag_records": float(lag())}
 
     return consumer_lag_records
-
-
-# The outbox relay's event lane (event_lane.py): a row it cannot publish holds back every row behind
-# it (it is never parked: a later event of its key must not overtake it). Set by the active
-# relay at each attempt, so they lag by at most one retry backoff.
-OUTBOX_BLOCKED_ROWS = Gauge(
-    "coaching_outbox_blocked_rows",
-    "Event rows of the outbox the relay's last attempt could not publish; nothing behind them "
-    "is published until they pass (0: the event lane flows)",
-    [SERVICE_LABEL],
-)
-OUTBOX_BLOCKED_SECONDS = Gauge(
-    "coaching_outbox_blocked_seconds",
-    "How long the outbox relay's event lane has been stuck at its oldest row (0: it flows)",
-    [SERVICE_LABEL],
-)

@@ -1,4 +1,6 @@
-"""Alembic for every service: the shared `env.py` body and a programmatic `upgrade`.
+"""Alembic for every service: the shared `env.py` body, a programmatic `upgrade`, and the
+operations that create kit's tables from their one definition in `db.py`, so no service can
+drift from it (a later change to them: a new operation here, in a new revision of each service).
 
 Each service keeps its revisions in its own package (`coaching_<svc>/migrations`), so an
 installed service can migrate its own database with `python -m coaching_<svc> migrate`.
@@ -11,13 +13,15 @@ import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from coaching_kit.db import KIT_TABLES
 from coaching_kit.relay import asyncpg_dsn
+from coaching_kit.user_directory import USER_DIRECTORY
 
 
 def run_env(metadata: MetaData) -> None:
@@ -25,11 +29,6 @@ def run_env(metadata: MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("sqlalchemy.url is not set")
-    if context.is_offline_mode():
-        context.configure(url=url, target_metadata=metadata, literal_binds=True)
-        with context.begin_transaction():
-            context.run_migrations()
-        return
     asyncio.run(_run_online(url, metadata))
 
 
@@ -76,7 +75,29 @@ async def ensure_database(database_url: str) -> None:
         await admin.close()
 
 
-def upgrade(package: str, database_url: str, revision: str = "head") -> None:
-    """Bring the service's database to `revision`, creating the database if needed."""
+def upgrade(package: str, database_url: str) -> None:
+    """Bring the service's database to head, creating the database if needed."""
     asyncio.run(ensure_database(database_url))
-    command.upgrade(alembic_config(package, database_url), revision)
+    command.upgrade(alembic_config(package, database_url), "head")
+
+
+def create_kit_tables() -> None:
+    """Outbox, inbox, relay lease and pending replies, as db.py defines them."""
+    bind = op.get_bind()
+    for table in KIT_TABLES:
+        table.create(bind)
+
+
+def drop_kit_tables() -> None:
+    bind = op.get_bind()
+    for table in reversed(KIT_TABLES):
+        table.drop(bind)
+
+
+def create_user_directory() -> None:
+    """For services that keep the users read model (user_directory.py)."""
+    USER_DIRECTORY.create(op.get_bind())
+
+
+def drop_user_directory() -> None:
+    USER_DIRECTORY.drop(op.get_bind())

@@ -25,11 +25,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
         return True
     if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        return is_transient(exc.orig) if exc.orig is not None else False
-    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-    if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+        return exc.connection_invalidated or (exc.orig is not None and is_transient(exc.orig))
+    if _sqlstate(exc).startswith(_TRANSIENT_SQLSTATE_PREFIXES):
         return True
     cause = exc.__cause__
     return cause is not None and cause is not exc and is_transient(cause)
@@ -38,15 +35,13 @@ def is_transient(exc: BaseException) -> bool:
 def is_connection_failure(exc: BaseException) -> bool:
     """Transient, and not a conflict between transactions (SQLSTATE class 40): retrying the
     same batch heals a lost database or broker, while a deadlock would likely recur."""
-    return is_transient(exc) and not _sqlstate(exc).startswith("40")
+    codes = map(_sqlstate, (exc, getattr(exc, "orig", None), exc.__cause__))
+    return is_transient(exc) and not next(filter(None, codes), "").startswith("40")
 
 
-def _sqlstate(exc: BaseException) -> str:
-    for candidate in (exc, getattr(exc, "orig", None), exc.__cause__):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str):
-            return code
-    return ""
+def _sqlstate(exc: object) -> str:
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return code if isinstance(code, str) else ""
 
 
 class Backoff:

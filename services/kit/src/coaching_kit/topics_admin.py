@@ -1,7 +1,5 @@
-"""Creating the contract's topics: several partitions each, with the config the contract needs.
-
-Idempotent: a topic that exists is left as it is. `prefix` namespaces every topic (a shared
-cluster, or one test session's private set).
+"""Creating the contract's missing topics, with the config the contract needs; `prefix`
+namespaces every topic (a shared cluster, or one test session's private set).
 
 A CreateTopics request can succeed while some of its topics fail: the broker answers with one
 error code per topic (too few brokers for the replication factor, a config it rejects, a name
@@ -40,12 +38,7 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(
-                name=prefix + spec.name,
-                num_partitions=partitions,
-                replication_factor=replication_factor,
-                topic_configs=spec.config,
-            )
+            NewTopic(prefix + spec.name, partitions, replication_factor, topic_configs=spec.config)
             for spec in specs
             if prefix + spec.name not in existing
         ]

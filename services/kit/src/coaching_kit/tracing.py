@@ -1,49 +1,34 @@
-"""OpenTelemetry trace context carried in message headers, end to end.
+"""OpenTelemetry trace context carried in message headers, end to end (docs/operations.md).
 
-A consumed message's `traceparent` (W3C Trace Context) is the parent of the span its handler
-runs in; every message the handler emits carries that span's context in its own
-`traceparent`. So a command published with a trace, and everything it causes across the
-services (the saga's events, the stats snapshot), share one trace id. A message without one
-starts a new trace. Exporting spans is the deployment's choice, made with OpenTelemetry's
-standard variables: `OTEL_TRACES_EXPORTER=otlp` ships them over OTLP (HTTP/protobuf, to
-`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, with the other
-`OTEL_EXPORTER_OTLP_*` and `OTEL_BSP_*` settings), `console` prints them, both may be given
-(`otlp,console`). Unset or `none`: nothing is exported (unlike the SDK's own default, `otlp`,
-so that a service nobody asked to trace pays nothing for it).
+A consumed message's `traceparent` is the parent of the span its handler runs in; every
+message the handler emits carries that span's context. Spans are exported as OpenTelemetry's
+standard variables say (`OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_OTLP_*`), except that unset
+means `none`, not the SDK's `otlp`: a service nobody asked to trace pays nothing for it.
 
-Without an exporter a span is only a context to pass on, so it is made without the SDK: a
-new span id under the parent's trace (or a new trace), as a non-recording span. The SDK's
-span (attributes, events, timing, processors) cost more than the rest of a handler's
-bookkeeping, for nothing anyone could read. Only when spans are exported do they carry the
-messaging attributes (`messaging_attributes`), and does every PostgreSQL statement get a span
-of its own (asyncpg's instrumentation, which sees SQLAlchemy's statements too).
+Without an exporter a span is only a context to pass on, so it is made without the SDK: the
+SDK's span (attributes, events, timing, processors) cost more than the rest of a handler's
+bookkeeping, for nothing anyone could read.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 
 from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, export
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from coaching_contracts.envelope import HEADER_TRACEPARENT, HEADER_TRACESTATE
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_IDS = RandomIdGenerator()
 _tracer = trace.get_tracer("coaching_kit")
-# Whether spans are recorded for an exporter (configure_tracing); if not, they are light.
-_recording = False
+_recording = False  # spans are recorded for an exporter (configure_tracing), else light
 
 
 class TracingConfigError(ValueError):
@@ -56,15 +41,15 @@ def span_processors() -> list[SpanProcessor]:
     processors: list[SpanProcessor] = []
     for name in filter(None, names):
         if name == "otlp":
-            processors.append(BatchSpanProcessor(_otlp_exporter()))
+            processors.append(_otlp_processor())
         elif name == "console":
-            processors.append(SimpleSpanProcessor(ConsoleSpanExporter()))
+            processors.append(export.SimpleSpanProcessor(export.ConsoleSpanExporter()))
         elif name != "none":
             raise TracingConfigError(f"OTEL_TRACES_EXPORTER: {name!r} is not otlp, console or none")
     return processors
 
 
-def _otlp_exporter() -> SpanExporter:
+def _otlp_processor() -> export.BatchSpanProcessor:
     # Imported only here: a service that exports nothing never loads protobuf and friends.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -75,7 +60,7 @@ def _otlp_exporter() -> SpanExporter:
         raise TracingConfigError(
             f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not supported, use http/protobuf"
         )
-    return OTLPSpanExporter()  # endpoint, headers, timeout, ... from OTEL_EXPORTER_OTLP_*
+    return export.BatchSpanProcessor(OTLPSpanExporter())  # it reads OTEL_EXPORTER_OTLP_*
 
 
 def configure_tracing(service: str) -> None:
@@ -98,9 +83,8 @@ def configure_tracing(service: str) -> None:
 
 
 def messaging_attributes(topic: str, message_id: str) -> dict[str, str] | None:
-    """OpenTelemetry's messaging attributes of a consumed record's span, when spans are
-    exported (otherwise nothing reads them: None, at the cost of one call). `messaging.
-    operation.type` is the current name of the older `messaging.operation`."""
+    """A consumed record's span's messaging attributes; None (nothing would read them) unless
+    spans are exported."""
     if not _recording:
         return None
     return {
@@ -117,35 +101,27 @@ def parent_from(traceparent: str | None, tracestate: str | None) -> context.Cont
     return _PROPAGATOR.extract({k: v for k, v in carrier.items() if v})
 
 
-@contextlib.contextmanager
 def span(
     name: str,
     *,
     parent: context.Context | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: Mapping[str, str] | None = None,
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     if not _recording:
-        with trace.use_span(_light_span(parent), end_on_exit=False) as current:
-            yield current
-        return
-    with _tracer.start_as_current_span(
-        name, context=parent, kind=kind, attributes=dict(attributes or {})
-    ) as current:
-        yield current
+        return trace.use_span(_light_span(parent), end_on_exit=False)
+    return _tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes)
 
 
 def _light_span(parent: context.Context | None) -> Span:
-    """A child of `parent` (or of the current span) that records nothing; the ids are drawn
-    as the SDK's generator draws them, the flags and state are the parent's."""
+    """A child of `parent` (or of the current span) that records nothing: the SDK's ids, the
+    parent's flags and state."""
     above = trace.get_current_span(parent).get_span_context()
-    span_id = random.getrandbits(64) or 1
+    span_id = _IDS.generate_span_id()
     if above.is_valid:
         ids = SpanContext(above.trace_id, span_id, False, above.trace_flags, above.trace_state)
     else:
-        ids = SpanContext(
-            random.getrandbits(128) or 1, span_id, False, TraceFlags(TraceFlags.SAMPLED)
-        )
+        ids = SpanContext(_IDS.generate_trace_id(), span_id, False, TraceFlags(TraceFlags.SAMPLED))
     return NonRecordingSpan(ids)
 
 

@@ -1,9 +1,6 @@
-"""The local read model of users that slots and bookings keep: id and role, nothing else.
-
-Both services need to know whether an actor is a known coach or student without reading
-the users service's tables; they fold `coaching.user.registered.v1` into this table.
-Eventually consistent: a user registered a moment ago may not be known yet, and a command
-naming them is rejected `unknown_user` (the client may retry).
+"""The local read model of users that slots and bookings keep, folded from
+`coaching.user.registered.v1`: id and role, nothing else. Eventually consistent: a user
+registered a moment ago may not be known yet (docs/contract.md, `unknown_user`).
 """
 
 from __future__ import annotations
@@ -43,25 +40,6 @@ _KNOWN_ROLES_MAX = 100_000
 _ROLES_OF = "SELECT user_id, role FROM user_directory WHERE user_id = ANY($1::uuid[])"
 
 
-async def role_of(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
-    """COACH, STUDENT, or None for a user this service has not heard of."""
-    return (await roles_of(conn, {user_id})).get(user_id)
-
-
-async def roles_of(conn: AsyncConnection, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The roles of the users this service has heard of, with one query for those not
-    remembered yet."""
-    roles = {user: _KNOWN_ROLES[user] for user in user_ids if user in _KNOWN_ROLES}
-    unknown = [user for user in user_ids if user not in roles]
-    if unknown:
-        rows = await (await driver_of(conn)).fetch(_ROLES_OF, unknown)
-        if len(_KNOWN_ROLES) + len(rows) > _KNOWN_ROLES_MAX:
-            _KNOWN_ROLES.clear()
-        for row in rows:
-            roles[row["user_id"]] = _KNOWN_ROLES[row["user_id"]] = row["role"]
-    return roles
-
-
 class UserDirectory:
     """The directory bound to a handler's connection: what a unit of work exposes to use
     cases that need to know who an actor is."""
@@ -70,7 +48,18 @@ class UserDirectory:
         self.conn = conn
 
     async def role_of(self, user_id: uuid.UUID) -> str | None:
-        return await role_of(self.conn, user_id)
+        """COACH, STUDENT, or None for a user this service has not heard of."""
+        return (await self.roles_of({user_id})).get(user_id)
 
     async def roles_of(self, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-        return await roles_of(self.conn, user_ids)
+        """The roles of the users this service has heard of, with one query for those not
+        remembered yet."""
+        roles = {user: _KNOWN_ROLES[user] for user in user_ids if user in _KNOWN_ROLES}
+        unknown = [user for user in user_ids if user not in roles]
+        if unknown:
+            rows = await (await driver_of(self.conn)).fetch(_ROLES_OF, unknown)
+            if len(_KNOWN_ROLES) + len(rows) > _KNOWN_ROLES_MAX:
+                _KNOWN_ROLES.clear()
+            for row in rows:
+                roles[row["user_id"]] = _KNOWN_ROLES[row["user_id"]] = row["role"]
+        return roles

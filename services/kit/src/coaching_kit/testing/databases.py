@@ -13,20 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from coaching_kit.migrations import upgrade
 
 
-def _server_dsn(server_url: str, database: str) -> str:
-    parts = urlsplit(server_url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    return urlunsplit(("postgresql", parts.netloc, f"/{database}", "", ""))
+def _url(server_url: str, database: str, scheme: str = "postgresql") -> str:
+    return urlunsplit((scheme, urlsplit(server_url).netloc, f"/{database}", "", ""))
+
+
+async def _on_server(server_url: str, statement: str) -> None:
+    admin = await asyncpg.connect(_url(server_url, "postgres"))
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
 
 
 async def create_scratch(server_url: str, service: str, migrate: bool = True) -> str:
     """A fresh, migrated database for `service`; returns its SQLAlchemy asyncpg URL."""
     name = f"test_{service}_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(_server_dsn(server_url, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _server_dsn(server_url, name).replace("postgresql://", "postgresql+asyncpg://", 1)
+    await _on_server(server_url, f'CREATE DATABASE "{name}"')
+    url = _url(server_url, name, "postgresql+asyncpg")
     if migrate:
         await asyncio.to_thread(upgrade, f"coaching_{service}", url)
     return url
@@ -34,11 +37,7 @@ async def create_scratch(server_url: str, service: str, migrate: bool = True) ->
 
 async def drop_scratch(server_url: str, url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
-    admin = await asyncpg.connect(_server_dsn(server_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def sequential_scans(conn: AsyncConnection, table: str) -> int:

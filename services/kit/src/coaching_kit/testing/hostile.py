@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from unittest.mock import patch
 
 from aiokafka.producer import message_accumulator, producer
-from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
+from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy as _PyBuilder
 
 
 class RawName(str):
@@ -30,16 +31,10 @@ class RawName(str):
         return self.raw
 
 
-_USERS = (message_accumulator, producer)  # the modules that name the builder class
-
-
 @contextlib.contextmanager
 def raw_header_names() -> Iterator[None]:
-    originals = [module.DefaultRecordBatchBuilder for module in _USERS]
-    for module in _USERS:
-        module.DefaultRecordBatchBuilder = _DefaultRecordBatchBuilderPy
-    try:
+    with (  # both modules name the builder class
+        patch.object(message_accumulator, "DefaultRecordBatchBuilder", _PyBuilder),
+        patch.object(producer, "DefaultRecordBatchBuilder", _PyBuilder),
+    ):
         yield
-    finally:
-        for module, original in zip(_USERS, originals, strict=True):
-            module.DefaultRecordBatchBuilder = original

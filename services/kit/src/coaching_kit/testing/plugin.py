@@ -80,18 +80,14 @@ async def run_service(
     """`await run_service("users", database_url)`: the real service process, ready."""
     running: list[ServiceProcess] = []
     log_dir = tmp_path_factory.mktemp("service-logs")
+    kafka = {
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "COACHING_TOPIC_PREFIX": topic_prefix,
+    }
 
     async def start(service: str, database_url: str, **env: str) -> ServiceProcess:
-        process = ServiceProcess(
-            service,
-            {
-                f"{service.upper()}_DATABASE_URL": database_url,
-                "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-                "COACHING_TOPIC_PREFIX": topic_prefix,
-                **env,
-            },
-            log_dir,
-        )
+        env = {f"{service.upper()}_DATABASE_URL": database_url, **kafka, **env}
+        process = ServiceProcess(service, env, log_dir)
         running.append(process)
         await process.start()
         return process

@@ -55,10 +55,8 @@ class ServiceProcess:
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.port}/ready", timeout=2
-            ) as response:
-                return bool(response.status == 200)
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as reply:
+                return bool(reply.status == 200)
         except OSError:
             return False
 

@@ -58,11 +58,9 @@ class FaultyProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         await self._flowing.wait()  # a blackhole holds the new connection, silent
-        if not self.connected:
-            self._writers.discard(writer)
-            writer.transport.abort()
-            return
         try:
+            if not self.connected:
+                raise ConnectionRefusedError
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             self._writers.discard(writer)

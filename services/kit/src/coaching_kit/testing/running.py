@@ -1,16 +1,12 @@
-"""`running_platform`: services as the real processes an operator runs, each on a fresh
-migrated database, and a `Platform` client of them; stopped when the block ends.
-
-    async with running_platform(("users", "slots", "bookings")) as platform: ...
-    async with running_platform(SERVICES, prefix="inv-") as platform: ...
+"""`running_platform` (docs/testing.md): services as the real processes an operator runs, each
+on a fresh migrated database, and a `Platform` client of them; stopped when the block ends. A
+conftest imports `running_platform_fixture` to offer the fixture to its tests.
 
 Without `prefix` they run in the test session's namespace, which the session's other
 modules share: a module's services must stop before the next module's join the same
-consumer groups, so a fixture holds them for one module at most. With one they run in a
-namespace of their own, `<prefix><random>.`, on fresh topics: for a test that reads whole
-topics, or that runs a second set of services beside the session's.
-
-A conftest imports `running_platform_fixture` to offer the fixture to its tests.
+consumer groups, so a fixture holds them for one module at most. With one they run on fresh
+topics of their own (`<prefix><random>.`): for a test that reads whole topics, or that runs a
+second set of services beside the session's.
 """
 
 from __future__ import annotations
@@ -19,8 +15,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -38,10 +33,7 @@ RunningPlatform = Callable[..., AbstractAsyncContextManager[Platform]]
 
 @pytest.fixture(scope="session", name="running_platform")
 def running_platform_fixture(
-    stack: StackEndpoints,
-    bus: Bus,
-    scratch_database: ScratchFactory,
-    run_service: ServiceFactory,
+    stack: StackEndpoints, bus: Bus, scratch_database: ScratchFactory, run_service: ServiceFactory
 ) -> RunningPlatform:
     """`running_platform(services=SERVICES, prefix=None)`, an async context manager."""
 
@@ -49,20 +41,22 @@ def running_platform_fixture(
     async def run(
         services: Sequence[str] = SERVICES, prefix: str | None = None
     ) -> AsyncIterator[Platform]:
-        if prefix is None:
-            async with (
-                bus.watch(*WATCHED) as seen,
-                _serving(Platform(bus, seen), services, scratch_database, run_service) as ready,
-            ):
-                yield ready
-            return
-        namespace = await fresh_namespace(stack.kafka_bootstrap, prefix)
-        env = {"COACHING_TOPIC_PREFIX": namespace}
-        async with (
-            connect(stack.kafka_bootstrap, namespace) as client,
-            _serving(client, services, scratch_database, run_service, **env) as ready,
-        ):
-            yield ready
+        kafka = stack.kafka_bootstrap
+        env: dict[str, str] = {}
+        async with AsyncExitStack() as exits:
+            if prefix is None:
+                platform = Platform(bus, await exits.enter_async_context(bus.watch(*WATCHED)))
+            else:
+                namespace = await fresh_namespace(kafka, prefix)
+                env["COACHING_TOPIC_PREFIX"] = namespace
+                platform = await exits.enter_async_context(connect(kafka, namespace))
+            exits.push_async_callback(_stop, platform)
+            for name in services:
+                platform.databases[name] = await scratch_database(name)
+                platform.processes[name] = await run_service(name, platform.databases[name], **env)
+            for name in services:  # /ready comes before Kafka hands the consumer its partitions
+                await until_group_settled(kafka, platform.bus.prefix + name, members=1)
+            yield platform
 
     return run
 
@@ -87,22 +81,6 @@ async def fresh_namespace(bootstrap: str, prefix: str, timeout: float = 30) -> s
         await consumer.stop()
 
 
-@asynccontextmanager
-async def _serving(
-    platform: Platform,
-    services: Sequence[str],
-    scratch_database: ScratchFactory,
-    run_service: ServiceFactory,
-    **env: Any,
-) -> AsyncIterator[Platform]:
-    try:
-        for name in services:
-            platform.databases[name] = await scratch_database(name)
-            platform.processes[name] = await run_service(name, platform.databases[name], **env)
-        for name in services:  # /ready comes before Kafka hands the consumer its partitions
-            group = platform.bus.prefix + name
-            await until_group_settled(platform.bus.bootstrap, group, members=1)
-        yield platform
-    finally:
-        for process in platform.processes.values():
-            await process.stop()
+async def _stop(platform: Platform) -> None:
+    for process in platform.processes.values():
+        await process.stop()

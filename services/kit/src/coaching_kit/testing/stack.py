@@ -1,16 +1,11 @@
-"""Which Kafka and PostgreSQL the tests use, in this order of preference:
-
-1. `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` from the environment (CI, a developer's stack);
-2. testcontainers, when a Docker engine answers;
-3. the project's own no-Docker local stack (`python -m coaching_devstack`), started if not
-   running. That package depends on kit, not kit on it: it registers its `ensure_up` under the
-   `coaching_kit.local_stack` entry point, and this module finds it there.
+"""Which Kafka and PostgreSQL the tests use (docs/testing.md "Which stack"): the environment's,
+testcontainers', or the local stack's. The local stack's package depends on kit, not kit on it:
+it registers its `ensure_up` under the `coaching_kit.local_stack` entry point.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +16,6 @@ from importlib.metadata import entry_points
 class StackEndpoints:
     kafka_bootstrap: str
     server_url: str  # an admin URL to any database of the PostgreSQL server
-    origin: str
     # The local stack's authenticated listeners (`STACK_KAFKA_*` of its `env`); empty
     # where the broker has none we know of.
     kafka_auth: dict[str, str] = field(default_factory=dict)
@@ -31,22 +25,15 @@ def discover() -> tuple[StackEndpoints, Callable[[], None]]:
     """The endpoints, and what to call when the test session ends."""
     kafka, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if kafka and database:
-        return StackEndpoints(kafka, database, "environment", _auth(os.environ)), lambda: None
+        return StackEndpoints(kafka, database, _auth(os.environ)), lambda: None
     if _docker_engine_answers():
         return _testcontainers()
     return _local_stack(), lambda: None
 
 
 def _docker_engine_answers() -> bool:
-    if not shutil.which("docker"):
-        return False
-    try:
-        probe = subprocess.run(
-            ["docker", "info"],  # noqa: S607  (whichever docker the PATH has)
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+    try:  # whichever docker the PATH has; none at all is an OSError
+        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10)  # noqa: S607
     except (OSError, subprocess.TimeoutExpired):
         return False
     return probe.returncode == 0
@@ -61,11 +48,8 @@ def _testcontainers() -> tuple[StackEndpoints, Callable[[], None]]:
     kafka.start()
     postgres.start()
     host, port = postgres.get_container_host_ip(), postgres.get_exposed_port(5432)
-    endpoints = StackEndpoints(
-        kafka.get_bootstrap_server(),
-        f"postgresql://coaching:coaching@{host}:{port}/postgres",
-        "testcontainers",
-    )
+    server_url = f"postgresql://coaching:coaching@{host}:{port}/postgres"
+    endpoints = StackEndpoints(kafka.get_bootstrap_server(), server_url)
 
     def stop() -> None:
         kafka.stop()
@@ -74,21 +58,16 @@ def _testcontainers() -> tuple[StackEndpoints, Callable[[], None]]:
     return endpoints, stop
 
 
-LOCAL_STACK_ENTRY_POINTS = "coaching_kit.local_stack"
-
-
 def _local_stack() -> StackEndpoints:
-    found = entry_points(group=LOCAL_STACK_ENTRY_POINTS)
+    found = entry_points(group="coaching_kit.local_stack")
     if not found:
         raise RuntimeError(
-            f"no local stack installed (no {LOCAL_STACK_ENTRY_POINTS} entry point): install "
+            "no local stack installed (no coaching_kit.local_stack entry point): install "
             "coaching-devstack (`uv sync`), or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL"
         )
     ensure_up: Callable[[], dict[str, str]] = next(iter(found)).load()
     env = ensure_up()
-    return StackEndpoints(
-        env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], "local stack", _auth(env)
-    )
+    return StackEndpoints(env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], _auth(env))
 
 
 def _auth(env: Mapping[str, str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from coaching_kit.migration_ops import (
+from coaching_kit.migrations import (
     create_kit_tables,
     create_user_directory,
     drop_kit_tables,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from coaching_kit.migration_ops import create_kit_tables, drop_kit_tables
+from coaching_kit.migrations import create_kit_tables, drop_kit_tables
 
 revision: str = "0001"
 down_revision: str | None = None
