@@ -22,6 +22,7 @@ import pytest
 from coaching_devstack.config import StackError
 from coaching_devstack.processes import listener_of
 from coaching_devstack.services import Services, down, up
+from coaching_kit.testing.process import free_port
 
 STAND_IN = """\
 import http.server, os, sys, time
@@ -44,12 +45,6 @@ class Ready(http.server.BaseHTTPRequestHandler):
 port = int(os.environ[name.upper() + "_HTTP_PORT"])
 http.server.HTTPServer(("127.0.0.1", port), Ready).serve_forever()
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _instances(service: str) -> list[psutil.Process]:
@@ -81,7 +76,7 @@ def stand_ins(
             package.mkdir(parents=True)
             (package / "__init__.py").write_text("")
             (package / "__main__.py").write_text(STAND_IN)
-        ports = {service: _free_port() for service in made[-count:]}
+        ports = {service: free_port() for service in made[-count:]}
         return Services(tmp_path / "run", ports, ready_timeout_s=20)
 
     yield make

@@ -28,7 +28,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ import psutil
 from coaching_devstack.config import REPO_ROOT, StackError
 from coaching_devstack.processes import exclusive, listener_of, log_tail, pid_cmdline, read_pid, say
 from coaching_devstack.stack import stack_env
+from coaching_kit.health import answers_ready
 
 # Fixed ports so operators and the docs can name them.
 PORTS = {"users": 8001, "slots": 8002, "bookings": 8003, "stats": 8004, "gateway": 8000}
@@ -75,14 +75,6 @@ class Services:
         return {pid for pid in found if pid is not None and pid_cmdline(pid)[1:] == serve}
 
 
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def _start(fleet: Services, service: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **fleet.env}
     migrate = subprocess.run(fleet.command(service, "migrate"), env=env, check=False)
@@ -107,7 +99,7 @@ def _until_ready(
     """Waits for a service to be ready; returns why it is not. A process this `up` started
     counts only once it serves the port itself: then its pid is recorded; else it is stopped."""
     port = fleet.ports[service]
-    while not ((process is None or listener_of(port) == process.pid) and _ready(port)):
+    while not ((process is None or listener_of(port) == process.pid) and answers_ready(port)):
         exited = process is not None and process.poll() is not None
         if exited or time.monotonic() > deadline:
             return _give_up(fleet, service, process)
@@ -191,7 +183,7 @@ def down(fleet: Services) -> None:
 def status(fleet: Services) -> int:
     code = 0
     for service, port in fleet.ports.items():
-        pids, ready = fleet.running(service), _ready(port)
+        pids, ready = fleet.running(service), answers_ready(port)
         recorded = read_pid(fleet.pid_file(service))
         shown = ", ".join(f"{pid}{'' if pid == recorded else ' (no pid file)'}" for pid in pids)
         say(f"{'running pid ' + shown if pids else 'stopped'}, ready={ready}", who=service)

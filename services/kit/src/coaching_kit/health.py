@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -13,6 +14,16 @@ from faststream.asgi import AsgiResponse, get
 
 Check = Callable[[], Awaitable[None]]
 _CHECK_TIMEOUT_S = 3.0
+
+
+def answers_ready(port: int) -> bool:
+    """Whether the service on this loopback port answers `/ready` with 200 (a blocking call,
+    for the tools that start services: the dev stack, the test platform)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as reply:
+            return bool(reply.status == 200)
+    except OSError:
+        return False
 
 
 def _json(status: int, body: dict[str, Any]) -> AsgiResponse:

@@ -54,6 +54,7 @@ class Service:
         self.handlers = handlers
         self.background = background or []
         configure_tracing(settings.service_name)
+        self.client_kwargs = settings.kafka_auth.client_kwargs()  # for the clients kit makes
         # Built once, here: an engine connects only when first used (in the lifespan).
         self.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.broker = KafkaBroker(
@@ -67,7 +68,7 @@ class Service:
             RelayConfig(
                 database_url=settings.database_url,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
-                client_kwargs=settings.kafka_auth.client_kwargs(),
+                client_kwargs=self.client_kwargs,
                 service=settings.service_name,
                 batch_size=settings.outbox_batch_size,
                 poll_interval_s=settings.outbox_poll_interval_s,
@@ -96,7 +97,7 @@ class Service:
                 topics=list(consumers),
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 client_id=settings.service_name,
-                client_kwargs=settings.kafka_auth.client_kwargs(),
+                client_kwargs=self.client_kwargs,
                 max_records=settings.consume_batch_max_records,
                 poll_timeout_ms=settings.consume_poll_timeout_ms,
                 fetch_max_wait_ms=settings.consume_fetch_max_wait_ms,
@@ -126,7 +127,7 @@ class Service:
     async def _kafka_answers(self) -> bool:
         problem = await probe_kafka(
             self.settings.kafka_bootstrap_servers,
-            client_kwargs=self.settings.kafka_auth.client_kwargs(),
+            client_kwargs=self.client_kwargs,
         )
         if problem is not None:
             log.warning("waiting for Kafka before starting: %r", problem)

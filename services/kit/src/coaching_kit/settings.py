@@ -130,6 +130,3 @@ class ServiceSettings(BaseSettings):
 # prefix to COACHING_TOPIC_PREFIX.
 _SHARED = {name: name.upper() for name in ServiceSettings.model_fields if name.startswith("kafka_")}
 _SHARED["topic_prefix"] = "COACHING_TOPIC_PREFIX"
-KAFKA_AUTH_SETTINGS = tuple(
-    n for n in _SHARED if n.startswith(("kafka_security", "kafka_sasl", "kafka_ssl"))
-)

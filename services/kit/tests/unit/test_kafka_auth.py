@@ -6,13 +6,12 @@ from typing import ClassVar
 
 import pytest
 import trustme
-from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLScram512
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from coaching_kit.kafka_auth import KafkaAuth, KafkaAuthError
-from coaching_kit.settings import KAFKA_AUTH_SETTINGS, ServiceSettings
+from coaching_kit.settings import ServiceSettings
 
 
 class DemoSettings(ServiceSettings):
@@ -22,9 +21,10 @@ class DemoSettings(ServiceSettings):
 
 @pytest.fixture(autouse=True)
 def _no_kafka_auth_in_environment(monkeypatch):
-    for name in KAFKA_AUTH_SETTINGS:
-        monkeypatch.delenv(name.upper(), raising=False)
-        monkeypatch.delenv(f"DEMO_{name.upper()}", raising=False)
+    for name in ServiceSettings.model_fields:
+        if name.startswith("kafka_"):
+            monkeypatch.delenv(name.upper(), raising=False)
+            monkeypatch.delenv(f"DEMO_{name.upper()}", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -68,20 +68,6 @@ def test_tls_builds_a_context_that_verifies_the_broker_against_the_given_ca(pem)
     security = auth.security()
     assert type(security) is BaseSecurity
     assert security.use_ssl
-
-
-@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"])
-@pytest.mark.parametrize("protocol", ["SSL", "SASL_PLAINTEXT", "SASL_SSL"])
-def test_the_broker_connects_exactly_as_kits_own_clients(pem, protocol, mechanism):
-    if protocol == "SSL":
-        auth = KafkaAuth(protocol="SSL", cafile=pem["cert"])
-    else:
-        tls = {"cafile": pem["cert"]} if protocol == "SASL_SSL" else {}
-        auth = _scram(protocol, sasl_mechanism=mechanism, **tls)
-    broker = {k: v for k, v in parse_security(auth.security()).items() if v is not None}
-    ours = auth.client_kwargs()
-    assert (broker.pop("ssl_context", None) is None) == (ours.pop("ssl_context", None) is None)
-    assert broker == ours
 
 
 def test_service_settings_fall_back_to_the_shared_kafka_variables(monkeypatch, pem):

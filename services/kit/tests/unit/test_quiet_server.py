@@ -2,13 +2,14 @@
 ends it gracefully, and responses still carry a current Date header."""
 
 import signal
-import socket
 import subprocess
 import sys
 import time
 from email.utils import parsedate_to_datetime
 
 import httpx
+
+from coaching_kit.testing.process import free_port
 
 _SERVE = """
 import sys, uvicorn
@@ -24,14 +25,8 @@ QuietServer(uvicorn.Config(app, port=int(sys.argv[1]), log_level="warning")).run
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_stop_signal_still_ends_the_server_and_the_date_header_is_current() -> None:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-c", _SERVE, str(port)])  # noqa: S603 (ours)
     try:
         deadline = time.monotonic() + 30

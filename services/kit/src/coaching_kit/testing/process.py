@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from coaching_kit.health import answers_ready
 
 
 def free_port() -> int:
@@ -48,17 +49,10 @@ class ServiceProcess:
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.service} exited: {self.log_tail()}")
-            if await asyncio.to_thread(self._ready):
+            if await asyncio.to_thread(answers_ready, self.port):
                 return
             await asyncio.sleep(0.2)
         raise TimeoutError(f"{self.service} not ready within {timeout}s: {self.log_tail()}")
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as reply:
-                return bool(reply.status == 200)
-        except OSError:
-            return False
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         """Signal and wait off the event loop: the test's own servers (a proxy) keep serving
